@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ansible.errors import AnsibleFilterError
-
 _SECTION = re.compile(r"^\s*\[(?P<name>[^\]]+)\]\s*$")
 _KEY_VALUE = re.compile(r"^\s*(?P<key>[^=\s;#][^=]*?)\s*=\s*(?P<value>.*?)\s*$")
 # Quote a [databases] value when PgBouncer's connection-string parser would split it.

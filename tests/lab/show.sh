@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Shows how to reach the lab's PgBouncer and a short proof that it pools: 30 concurrent clients
+# through PgBouncer, and the server connections PostgreSQL saw for them.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tests/env.sh
+source "$here/../env.sh"
+app_password="$(sed -n 's/^lab_app_password: //p' tests/lab/inventory/group_vars/all/secrets.yml)"
+admin_password="$(sed -n 's/^lab_admin_password: //p' tests/lab/inventory/group_vars/all/secrets.yml)"
+
+echo "== proof: 30 clients x 200 transactions through PgBouncer on pgbt-lab-app1 (pool_size 10)"
+podman exec pgbt-lab-db runuser -u postgres -- sh -c \
+  "pgbench -i -s 1 -q app >/dev/null 2>&1 && psql -XAtq -d app -c 'GRANT ALL ON ALL TABLES IN SCHEMA public TO app'"
+podman exec -e PGPASSWORD="$app_password" pgbt-lab-app1 \
+  pgbench -h 127.0.0.1 -p 6432 -U app -S -M prepared -c 30 -j 30 -t 200 -n app 2>/dev/null \
+  | grep -E 'clients|processed|failed|tps'
+echo "server connections PostgreSQL has for database app, by client address:"
+podman exec pgbt-lab-db runuser -u postgres -- psql -XA -F ' ' -d postgres -c \
+  "SELECT client_addr, count(*) AS server_connections FROM pg_stat_activity WHERE datname = 'app' GROUP BY 1"
+echo "SHOW POOLS on pgbt-lab-app1 (admin console):"
+podman exec -e PGPASSWORD="$admin_password" pgbt-lab-app1 \
+  psql -X -h 127.0.0.1 -p 6432 -U pgbouncer_admin -d pgbouncer -c "SHOW POOLS" \
+  | cut -c1-120
+
+cat <<HELP
+
+== the lab is up
+  podman exec -it pgbt-lab-app1 bash                     # an application host
+  PGPASSWORD='<lab_app_password>' psql -h 127.0.0.1 -p 6432 -U app app          # through PgBouncer (TCP)
+  PGPASSWORD='<lab_app_password>' psql -h /var/run/postgresql -p 6432 -U app app  # (unix socket)
+  PGPASSWORD='<lab_admin_password>' psql -h 127.0.0.1 -p 6432 -U pgbouncer_admin pgbouncer  # admin console
+  Passwords: tests/lab/inventory/group_vars/all/secrets.yml (lab only).
+  Re-deploy: make lab-deploy      Tear down: make lab-down
+HELP

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: linters, unit and integration tests (pytest), then the molecule scenario on
+# real systemd containers. Installs what it needs first (tests/bootstrap.sh).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bash "$here/bootstrap.sh"
+# shellcheck source=tests/env.sh
+source "$here/env.sh"
+
+step() { printf '\n== %s\n' "$*"; }
+step "ruff";            ruff check . && ruff format --check .
+step "yamllint";        yamllint --strict .
+step "ansible-lint";    ansible-lint --offline --profile production
+step "collection build"; ansible-galaxy collection build --force --output-path "$(mktemp -d)" >/dev/null && echo "ok"
+step "pytest";          python -m pytest
+step "base image";      bash tests/lab/build-image.sh
+step "molecule test";   molecule test
