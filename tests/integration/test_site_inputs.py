@@ -70,6 +70,8 @@ def assert_failed_in_first_play(result: subprocess.CompletedProcess[str], messag
     assert "PLAY [Build the PostgreSQL side" not in output, output
     assert "PLAY [Run PgBouncer on every application host]" not in output, output
     assert "changed=0" in output, output
+    for secret in ("integration-auth", "integration-app"):
+        assert secret not in output, f"a password reached the output: {secret}"
 
 
 BAD_INPUTS = [
