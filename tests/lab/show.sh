@@ -8,7 +8,7 @@ source "$here/../env.sh"
 app_password="$(sed -n 's/^lab_app_password: //p' tests/lab/inventory/group_vars/all/secrets.yml)"
 admin_password="$(sed -n 's/^lab_admin_password: //p' tests/lab/inventory/group_vars/all/secrets.yml)"
 
-echo "== proof: 30 clients x 200 transactions through PgBouncer on pgbt-lab-app1 (pool_size 10)"
+echo "== proof: pgbench -S -M prepared, 30 clients x 200 transactions through PgBouncer on pgbt-lab-app1 (pool_size 10)"
 podman exec pgbt-lab-db runuser -u postgres -- sh -c \
   "pgbench -i -s 1 -q app >/dev/null 2>&1 && psql -XAtq -d app -c 'GRANT ALL ON ALL TABLES IN SCHEMA public TO app'"
 podman exec -e PGPASSWORD="$app_password" pgbt-lab-app1 \
@@ -19,8 +19,8 @@ podman exec pgbt-lab-db runuser -u postgres -- psql -XA -F ' ' -d postgres -c \
   "SELECT client_addr, count(*) AS server_connections FROM pg_stat_activity WHERE datname = 'app' GROUP BY 1"
 echo "SHOW POOLS on pgbt-lab-app1 (admin console):"
 podman exec -e PGPASSWORD="$admin_password" pgbt-lab-app1 \
-  psql -X -h 127.0.0.1 -p 6432 -U pgbouncer_admin -d pgbouncer -c "SHOW POOLS" \
-  | cut -c1-120
+  psql -XA -F '|' -h 127.0.0.1 -p 6432 -U pgbouncer_admin -d pgbouncer -c "SHOW POOLS" \
+  | awk -F'|' 'NF > 15 { printf "%-16s %-16s %-10s %-10s %-8s %-8s %s\n", $1, $2, $3, $4, $7, $10, $16 }'
 
 cat <<HELP
 
