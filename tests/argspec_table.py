@@ -1,4 +1,5 @@
-"""Render the README's variable tables from the roles' meta/argument_specs.yml.
+"""Render the README's generated tables: the roles' variables (from meta/argument_specs.yml) and
+PgBouncer's settings (from plugins/module_utils/pgbouncer_settings.yml).
 
 python tests/argspec_table.py          # print the tables
 python tests/argspec_table.py --write  # replace them in README.md between the markers
@@ -12,8 +13,16 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = ["pgbouncer", "pgbouncer_postgresql"]
+ROLES = ["pgbouncer", "pgbouncer_postgresql", "pgbouncer_app_files"]
 BEGIN, END = "<!-- variables:begin -->", "<!-- variables:end -->"
+SETTINGS_BEGIN, SETTINGS_END = "<!-- settings:begin -->", "<!-- settings:end -->"
+SETTINGS_FILE = ROOT / "plugins" / "module_utils" / "pgbouncer_settings.yml"
+SECTION_TITLES = {
+    "pgbouncer": "`[pgbouncer]`: a role variable where the last column names one, else `pgbouncer_settings`",
+    "databases": "`[databases]` entries: `pgbouncer_databases[].settings` (or the entry's own fields)",
+    "users": "`[users]` entries: `pgbouncer_roles[].pool`",
+    "peers": "`[peers]` entries: set by the role",
+}
 
 
 def _default(option: dict) -> str:
@@ -54,10 +63,54 @@ def tables() -> str:
     return "\n".join(parts)
 
 
+def _settings_rows(section: str, keys: dict, managed: dict) -> list[str]:
+    rows = []
+    for key, spec in keys.items():
+        kind = spec["type"]
+        if spec.get("choices"):
+            choices = spec["choices"]
+            newest = choices[max(choices)] if isinstance(choices, dict) else choices
+            kind += ": " + ", ".join(newest)
+        bounds = ""
+        if spec.get("min") is not None or spec.get("max") is not None:
+            bounds = f"{spec.get('min', '')}..{spec.get('max', '')}"
+        versions = spec["since"] + (f" to before {spec['until']}" if spec.get("until") else "")
+        reload = "" if section != "pgbouncer" else ("yes" if spec.get("reload", True) else "**restart**")
+        where = managed.get(key, "")
+        description = " ".join(str(spec.get("description", "")).split()).replace("|", "\\|")
+        rows.append(f"| `{key}` | {kind} | {bounds} | {versions} | {reload} | {where} | {description} |")
+    return rows
+
+
+def settings_tables() -> str:
+    """One table per section of the settings table, with the role variable that sets a key."""
+    sys.path.insert(0, str(ROOT / "collections"))
+    from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config
+
+    managed = {key: f"`{variable}`" for variable, key in pgbouncer_config.ROLE_VARIABLES.items()}
+    managed.update({key: "(role)" for key in pgbouncer_config.MANAGED_KEYS if key not in managed})
+    managed.update({"auth_user": "`pgbouncer_auth_user`", "auth_dbname": "`pgbouncer_auth_database`"})
+    data = yaml.safe_load(SETTINGS_FILE.read_text())
+    parts = [f"Releases covered: {', '.join(data['versions'])}.\n"]
+    for section, keys in data["sections"].items():
+        parts.append(f"#### {SECTION_TITLES[section]}\n")
+        parts.append(
+            "| key | type | bounds | PgBouncer | RELOAD applies | set by | meaning |\n|---|---|---|---|---|---|---|"
+        )
+        parts.extend(_settings_rows(section, keys, managed if section == "pgbouncer" else {}))
+        parts.append("")
+    return "\n".join(parts)
+
+
+def _replace(text: str, begin: str, end: str, content: str) -> str:
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{content}{end}{tail}"
+
+
 def readme_with_tables(readme: str) -> str:
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{tables()}{END}{tail}"
+    readme = _replace(readme, BEGIN, END, tables())
+    return _replace(readme, SETTINGS_BEGIN, SETTINGS_END, settings_tables())
 
 
 if __name__ == "__main__":
@@ -66,3 +119,4 @@ if __name__ == "__main__":
         path.write_text(readme_with_tables(path.read_text()))
     else:
         print(tables())
+        print(settings_tables())

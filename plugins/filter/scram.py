@@ -2,6 +2,13 @@
 
 A verifier (``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``) can be given to
 ``CREATE/ALTER ROLE ... PASSWORD`` as is, so the plaintext password never reaches a server.
+
+The password goes through SASLprep exactly as PostgreSQL's ``pg_saslprep`` does it (server and
+libpq alike): pure ASCII is used as is; otherwise non-ASCII spaces map to U+0020, "commonly
+mapped to nothing" characters are dropped, the result is NFKC-normalised, and when the mapped
+characters include a prohibited, unassigned (Unicode 3.2) or badly ordered bidirectional
+character, PostgreSQL falls back to the raw UTF-8 bytes, and so does this filter. Only the
+standard library is used: ``stringprep`` carries RFC 3454's tables.
 """
 
 from __future__ import annotations
@@ -12,23 +19,63 @@ import hashlib
 import hmac
 import os
 import re
+import stringprep
+import unicodedata
 
 from ansible.errors import AnsibleFilterError
-from scramp import ScramException, ScramMechanism
 
 DEFAULT_ITERATIONS = 4096
 MIN_ITERATIONS = 4096
 MAX_ITERATIONS = 10_000_000
-# PostgreSQL's SCRAM_DEFAULT_SALT_LEN; scramp 1.5 refuses salts under 12 bytes.
+# PostgreSQL's SCRAM_DEFAULT_SALT_LEN; shorter salts are refused.
 DEFAULT_SALT_BYTES = 16
 MIN_SALT_BYTES = 12
 KEY_BYTES = 32
+# libpq's pg_saslprep gives up on longer passwords (MAX_PASSWORD_LENGTH): no client could log in.
+MAX_PASSWORD_BYTES = 1024
 
 _VERIFIER = re.compile(
-    r"^SCRAM-SHA-256\$(?P<iterations>[0-9]+):(?P<salt>[A-Za-z0-9+/=]+)"
-    r"\$(?P<stored_key>[A-Za-z0-9+/=]+):(?P<server_key>[A-Za-z0-9+/=]+)$"
+    r"SCRAM-SHA-256\$(?P<iterations>[0-9]+):(?P<salt>[A-Za-z0-9+/=]+)"
+    r"\$(?P<stored_key>[A-Za-z0-9+/=]+):(?P<server_key>[A-Za-z0-9+/=]+)"
 )
-_MECHANISM = ScramMechanism("SCRAM-SHA-256")
+
+# RFC 3454 tables SASLprep (RFC 4013) prohibits in its output: C.1.2 to C.9.
+_PROHIBITED = (
+    stringprep.in_table_c12,
+    stringprep.in_table_c21_c22,
+    stringprep.in_table_c3,
+    stringprep.in_table_c4,
+    stringprep.in_table_c5,
+    stringprep.in_table_c6,
+    stringprep.in_table_c7,
+    stringprep.in_table_c8,
+    stringprep.in_table_c9,
+)
+
+
+def saslprep(password: str) -> str | None:
+    """Return the SASLprep form PostgreSQL hashes, or None where PostgreSQL uses the raw bytes."""
+    if password.isascii():
+        return password
+    mapped = [
+        " " if stringprep.in_table_c12(char) else char
+        for char in password
+        if not stringprep.in_table_b1(char)
+    ]
+    if not mapped:
+        return None
+    # PostgreSQL checks the mapped characters, before normalisation (src/common/saslprep.c).
+    if any(check(char) for char in mapped for check in _PROHIBITED):
+        return None
+    if any(stringprep.in_table_a1(char) for char in mapped):
+        return None
+    if any(stringprep.in_table_d1(char) for char in mapped) and (
+        any(stringprep.in_table_d2(char) for char in mapped)
+        or not stringprep.in_table_d1(mapped[0])
+        or not stringprep.in_table_d1(mapped[-1])
+    ):
+        return None
+    return unicodedata.normalize("NFKC", "".join(mapped))
 
 
 def _b64decode(value: str, what: str) -> bytes:
@@ -38,28 +85,48 @@ def _b64decode(value: str, what: str) -> bytes:
         raise AnsibleFilterError(f"SCRAM {what} is not valid base64: {exc}") from None
 
 
+def _b64encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
 def _check_password(password: object) -> str:
+    """A plain ``str`` (Ansible hands filters tagged subclasses) that PostgreSQL clients can send."""
     if not isinstance(password, str):
         raise AnsibleFilterError(f"SCRAM password must be a string, got {type(password).__name__}")
+    password = str(password)
     if not password:
         raise AnsibleFilterError("SCRAM password must not be empty")
+    if "\0" in password:
+        raise AnsibleFilterError("SCRAM password must not contain a NUL character")
+    try:
+        size = len(password.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise AnsibleFilterError("SCRAM password is not valid Unicode text (a lone surrogate)") from None
+    if size > MAX_PASSWORD_BYTES:
+        raise AnsibleFilterError(
+            f"SCRAM password is {size} bytes long; PostgreSQL clients accept at most {MAX_PASSWORD_BYTES}"
+        )
     return password
 
 
 def _check_iterations(iterations: object) -> int:
-    if isinstance(iterations, bool) or not isinstance(iterations, int):
+    """A plain ``int`` from an int or a decimal string (inventories deliver either)."""
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, str)):
         raise AnsibleFilterError(f"SCRAM iterations must be an integer, got {type(iterations).__name__}")
-    if not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS:
+    if isinstance(iterations, str) and not (iterations.isascii() and iterations.isdigit()):
+        raise AnsibleFilterError(f"SCRAM iterations must be an integer, got {iterations!r}")
+    count = int(iterations)
+    if not MIN_ITERATIONS <= count <= MAX_ITERATIONS:
         raise AnsibleFilterError(
-            f"SCRAM iterations must be between {MIN_ITERATIONS} and {MAX_ITERATIONS}, got {iterations}"
+            f"SCRAM iterations must be between {MIN_ITERATIONS} and {MAX_ITERATIONS}, got {count}"
         )
-    return iterations
+    return count
 
 
 def _check_salt(salt: object) -> bytes:
     if not isinstance(salt, str):
         raise AnsibleFilterError(f"SCRAM salt must be a base64 string, got {type(salt).__name__}")
-    raw = _b64decode(salt, "salt")
+    raw = _b64decode(str(salt), "salt")
     if len(raw) < MIN_SALT_BYTES:
         raise AnsibleFilterError(f"SCRAM salt must decode to at least {MIN_SALT_BYTES} bytes, got {len(raw)}")
     return raw
@@ -69,7 +136,7 @@ def parse_verifier(verifier: object) -> dict[str, object]:
     """Split a pg_authid SCRAM-SHA-256 verifier into iterations, salt and keys (raw bytes)."""
     if not isinstance(verifier, str):
         raise AnsibleFilterError(f"SCRAM verifier must be a string, got {type(verifier).__name__}")
-    match = _VERIFIER.match(verifier)
+    match = _VERIFIER.fullmatch(str(verifier))
     if match is None:
         raise AnsibleFilterError(
             "SCRAM verifier is malformed: expected "
@@ -89,13 +156,11 @@ def parse_verifier(verifier: object) -> dict[str, object]:
     }
 
 
-def _raw_password_keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
-    """StoredKey and ServerKey from the unnormalised UTF-8 bytes.
-
-    PostgreSQL (server and libpq alike) hashes the raw bytes when SASLprep refuses a password
-    (unassigned code points, control characters), where scramp raises; follow PostgreSQL.
-    """
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+def _keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
+    """StoredKey and ServerKey (RFC 5802) of the password PostgreSQL would hash."""
+    prepared = saslprep(password)
+    secret = (password if prepared is None else prepared).encode("utf-8")
+    salted = hashlib.pbkdf2_hmac("sha256", secret, salt, iterations)
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
     return hashlib.sha256(client_key).digest(), server_key
@@ -110,16 +175,10 @@ def scram_sha256_verifier(
     salt and iterations to reproduce it.
     """
     password = _check_password(password)
-    iterations = _check_iterations(iterations)
+    count = _check_iterations(iterations)
     raw_salt = os.urandom(DEFAULT_SALT_BYTES) if salt is None else _check_salt(salt)
-    try:
-        _, stored_key, server_key, _ = _MECHANISM.make_auth_info(
-            password, iteration_count=iterations, salt=raw_salt
-        )
-    except ScramException:
-        stored_key, server_key = _raw_password_keys(password, raw_salt, iterations)
-    encode = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{encode(raw_salt)}${encode(stored_key)}:{encode(server_key)}"
+    stored_key, server_key = _keys(password, raw_salt, count)
+    return f"SCRAM-SHA-256${count}:{_b64encode(raw_salt)}${_b64encode(stored_key)}:{_b64encode(server_key)}"
 
 
 def scram_sha256_verifier_matches(verifier: str | None, password: str) -> bool:
@@ -132,12 +191,30 @@ def scram_sha256_verifier_matches(verifier: str | None, password: str) -> bool:
     if len(parts["salt"]) < MIN_SALT_BYTES or parts["iterations"] < MIN_ITERATIONS:
         # Weaker than this toolkit writes: report a mismatch so the verifier gets replaced.
         return False
-    expected = scram_sha256_verifier(
-        password,
-        salt=base64.b64encode(parts["salt"]).decode("ascii"),
-        iterations=parts["iterations"],
+    if parts["iterations"] > MAX_ITERATIONS:
+        return False
+    stored_key, server_key = _keys(password, parts["salt"], parts["iterations"])
+    return hmac.compare_digest(stored_key, parts["stored_key"]) and hmac.compare_digest(
+        server_key, parts["server_key"]
     )
-    return hmac.compare_digest(expected, verifier)
+
+
+def scram_sha256_role_verifiers(
+    roles: list[dict[str, object]], current: dict[str, str | None], iterations: int = DEFAULT_ITERATIONS
+) -> list[dict[str, object]]:
+    """[{name, verifier, valid_until}] for roles given as {name, password[, valid_until]}.
+
+    A role keeps its current verifier when that verifier was made from its password (a fresh salt
+    would make every run "changed"); otherwise it gets a new one. Passwords are not returned.
+    """
+    result = []
+    for role in roles:
+        name, password = str(role["name"]), _check_password(role["password"])
+        verifier = current.get(name)
+        if not scram_sha256_verifier_matches(verifier, password):
+            verifier = scram_sha256_verifier(password, iterations=iterations)
+        result.append({"name": name, "verifier": verifier, "valid_until": role.get("valid_until")})
+    return result
 
 
 class FilterModule:
@@ -145,6 +222,7 @@ class FilterModule:
 
     def filters(self) -> dict[str, object]:
         return {
+            "scram_sha256_role_verifiers": scram_sha256_role_verifiers,
             "scram_sha256_verifier": scram_sha256_verifier,
             "scram_sha256_verifier_matches": scram_sha256_verifier_matches,
         }

@@ -1,5 +1,8 @@
 """site.yml against the controller: bad inputs fail in the first play, naming the variable, before
-any host changes; Debian 12's PgBouncer is refused; the PGDG source renders in check mode."""
+any host changes; Debian 12's PgBouncer is refused; the PGDG source renders in check mode.
+
+Values go through an extra-vars file, so they reach the roles the way an inventory delivers them
+(Ansible's own str and int types, trailing newlines and all)."""
 
 from __future__ import annotations
 
@@ -17,16 +20,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+SECRETS = ("integration-auth", "integration-app", "integration-celery")
 
-# A complete, valid set of inputs for both roles; each case changes one thing.
+# A complete, valid set of inputs for every role; each case changes one thing. The controller is
+# no PgBouncer host: the release the lab and the tests run (Debian 13's) stands in for the one
+# apt would install, through extra vars, which win over the fact the role sets.
+PINNED_RELEASE = {"__pgbouncer_version": "1.24.1"}
 VALID = {
+    **PINNED_RELEASE,
     "ansible_python_interpreter": sys.executable,
     "pgbouncer_server_host": "127.0.0.1",
     "pgbouncer_auth_password": "integration-auth",
-    "pgbouncer_postgresql_auth_password": "integration-auth",
     "pgbouncer_postgresql_client_addresses": ["127.0.0.1/32"],
-    "pgbouncer_databases": [{"name": "app", "pool_size": 10}],
-    "pgbouncer_postgresql_roles": [{"name": "app", "password": "integration-app", "databases": ["app"]}],
+    "pgbouncer_databases": [{"name": "app", "pool_size": 10}, {"name": "app_session", "dbname": "app"}],
+    "pgbouncer_roles": [
+        {"name": "app", "password": "integration-app", "databases": ["app", "app_session"]},
+        {"name": "celery", "password": "integration-celery", "databases": ["app"], "pool": {"pool_size": 3}},
+    ],
+    "pgbouncer_app_files_databases": [{"alias": "default", "role": "app", "database": "app"}],
 }
 MISSING = object()
 
@@ -64,92 +75,345 @@ def run_site(tmp_path: Path, overrides: dict[str, object], *args: str) -> subpro
 
 def assert_failed_in_first_play(result: subprocess.CompletedProcess[str], message: str) -> None:
     output = result.stdout + result.stderr
+    flat = " ".join(output.split())
     assert result.returncode != 0, output
-    assert message in " ".join(output.split()), output
+    assert " ".join(message.split()) in flat, output
     # Nothing past the input checks ran: the later plays never started, nothing changed.
     assert "PLAY [Build the PostgreSQL side" not in output, output
     assert "PLAY [Run PgBouncer on every application host]" not in output, output
     assert "changed=0" in output, output
-    for secret in ("integration-auth", "integration-app"):
+    for secret in SECRETS:
         assert secret not in output, f"a password reached the output: {secret}"
 
 
+def _role(**changes: object) -> list[dict[str, object]]:
+    """VALID's roles with the first one changed."""
+    return [{**VALID["pgbouncer_roles"][0], **changes}, VALID["pgbouncer_roles"][1]]
+
+
+def _database(**changes: object) -> list[dict[str, object]]:
+    """VALID's databases with the first one changed (its name stays, so references hold)."""
+    return [{**VALID["pgbouncer_databases"][0], **changes}, VALID["pgbouncer_databases"][1]]
+
+
+def _extra_database(**fields: object) -> list[dict[str, object]]:
+    """VALID's databases and one more."""
+    return [*VALID["pgbouncer_databases"], {"name": "extra", **fields}]
+
+
+# (id, overrides, message the output must contain)
 BAD_INPUTS = [
+    # The settings table: unknown keys, keys the release lacks, wrong types, bounds.
     (
         "unknown setting",
         {"pgbouncer_settings": {"max_client_connz": 5}},
-        "pgbouncer_settings.max_client_connz: unknown PgBouncer setting",
+        "pgbouncer_settings.max_client_connz",
+    ),
+    (
+        "setting newer than the host's release",
+        {"pgbouncer_settings": {"transaction_timeout": 5}},
+        "pgbouncer_settings.transaction_timeout: transaction_timeout was added in 1.25.0",
     ),
     (
         "setting with a dedicated variable",
         {"pgbouncer_settings": {"listen_port": 7000}},
-        "pgbouncer_settings.listen_port: set it with the variable pgbouncer_listen_port",
+        "pgbouncer_settings.listen_port: not settable in pgbouncer_settings: set it with pgbouncer_listen_port",
+    ),
+    (
+        "user in pgbouncer_settings",
+        {"pgbouncer_settings": {"user": "root"}},
+        "pgbouncer_settings.user: not settable in pgbouncer_settings: PgBouncer runs as the service user",
     ),
     (
         "pool_mode outside the choices",
         {"pgbouncer_pool_mode": "sessions"},
         "value of pgbouncer_pool_mode must be one of: session, transaction, statement, got: sessions",
     ),
-    (
-        "database pool_mode outside the choices",
-        {"pgbouncer_databases": [{"name": "app", "pool_mode": "bogus"}]},
-        "value of pool_mode must be one of: session, transaction, statement, got: bogus found in pgbouncer_databases",
-    ),
     ("non-integer pool size", {"pgbouncer_default_pool_size": "ten"}, "pgbouncer_default_pool_size"),
     (
         "negative pool size",
         {"pgbouncer_default_pool_size": -5},
-        "pgbouncer_default_pool_size must be 0 (unlimited) or a positive integer, got -5",
+        "pgbouncer_default_pool_size: -5 is out of range (0 to",
     ),
     (
-        "negative database pool size",
-        {"pgbouncer_databases": [{"name": "app", "pool_size": -1}]},
-        "pgbouncer_databases[0].pool_size: must be a non-negative integer, got -1",
+        "pool size that overflows a C int",
+        {"pgbouncer_default_pool_size": 10**12},
+        "pgbouncer_default_pool_size: 1000000000000 is out of range",
     ),
     (
-        "non-integer database pool size",
-        {"pgbouncer_databases": [{"name": "app", "pool_size": "many"}]},
-        "pool_size",
+        "negative reserve pool in a database entry",
+        {"pgbouncer_databases": _database(settings={"reserve_pool_size": -1})},
+        "pgbouncer_databases[0].settings.reserve_pool_size: -1 is out of range",
+    ),
+    (
+        "word for a number in a database entry",
+        {"pgbouncer_databases": _database(settings={"max_db_connections": "lots"})},
+        "pgbouncer_databases[0].settings.max_db_connections: must be an integer, got 'lots'",
+    ),
+    (
+        "empty value in a database entry",
+        {"pgbouncer_databases": _database(settings={"application_name": ""})},
+        "pgbouncer_databases[0].settings.application_name: must not be empty",
+    ),
+    (
+        "bad value in a role's pool",
+        {"pgbouncer_roles": _role(pool={"pool_mode": "sometimes"})},
+        "pgbouncer_roles[0].pool.pool_mode: must be one of session, transaction, statement",
+    ),
+    # Hole 3: a line break or a quote may never add a line or a pair.
+    *[
+        (f"line break in {variable}", {variable: value}, f"{variable}:")
+        for variable, value in [
+            ("pgbouncer_server_reset_query", "DISCARD ALL\nauth_type = trust"),
+            ("pgbouncer_unix_socket_dir", "/var/run/postgresql\nlisten_addr = 0.0.0.0"),
+            ("pgbouncer_server_host", "127.0.0.1\n[databases]\n* = host=evil"),
+            ("pgbouncer_auth_database", "pgbouncer_auth\nauth_type = trust"),
+            ("pgbouncer_auth_schema", "pgbouncer\nauth_type = trust"),
+        ]
+    ],
+    (
+        "line break in a listen address",
+        {"pgbouncer_listen_addr": ["127.0.0.1\nauth_type = trust"]},
+        "holds a line break or another control character",
+    ),
+    (
+        "line break in an ignored startup parameter",
+        {"pgbouncer_ignore_startup_parameters": ["options\nauth_type = trust"]},
+        "pgbouncer_ignore_startup_parameters:",
+    ),
+    (
+        "line break in a setting value",
+        {"pgbouncer_settings": {"query_wait_timeout": "60\nadmin_users = evil"}},
+        "pgbouncer_settings.query_wait_timeout: must be a number of seconds",
+    ),
+    (
+        "line break in a string setting",
+        {"pgbouncer_settings": {"server_check_query": "select 1\nauth_type = trust"}},
+        "pgbouncer_settings.server_check_query:",
     ),
     (
         "database name with a newline",
-        {"pgbouncer_databases": [{"name": "app\nevil = host=x"}]},
-        "pgbouncer_databases[0].name:",
+        {"pgbouncer_databases": _extra_database(name="app\nevil = host=x", host="10.9.9.9")},
+        "pgbouncer_databases[2].name:",
     ),
     (
-        "database value with a newline",
-        {"pgbouncer_databases": [{"name": "app", "dbname": "app\n[pgbouncer]"}]},
-        "pgbouncer_databases[0].dbname: must be single-line text",
+        "host that cannot be a host",
+        {"pgbouncer_databases": _database(host="db #1")},
+        "pgbouncer_databases[0].host: 'db #1' is not a host name or an IP address",
     ),
     (
-        "setting value with a newline",
-        {"pgbouncer_settings": {"query_wait_timeout": "60\nadmin_users = evil"}},
-        "pgbouncer_settings.query_wait_timeout: keys and values must be single-line text",
+        "catch-all database entry",
+        {"pgbouncer_databases": _extra_database(name="*", host="10.9.9.9")},
+        "pgbouncer_databases[2].name: '*' would make a catch-all entry",
     ),
     (
-        "missing auth-user password",
+        "second entry named like the auth database",
+        {
+            "pgbouncer_databases": [
+                *VALID["pgbouncer_databases"],
+                {"name": "pgbouncer_auth", "host": "10.9.9.9"},
+            ]
+        },
+        "pgbouncer_databases[2].name: 'pgbouncer_auth' is reserved for the auth database",
+    ),
+    (
+        "entry name PgBouncer 1.24 cannot read",
+        {"pgbouncer_databases": _extra_database(name="my db", host="10.9.9.9")},
+        "pgbouncer_databases[2].name: 'my db' cannot be an entry name",
+    ),
+    (
+        "forced user in a database entry",
+        {"pgbouncer_databases": _database(settings={"user": "postgres"})},
+        "pgbouncer_databases[0].settings.user: a forced user defeats auth_query",
+    ),
+    (
+        "console user with a space (PgBouncer splits the list on whitespace)",
+        {
+            "pgbouncer_admin_users": ["app admin"],
+            "pgbouncer_roles": [*_role(), {"name": "app admin", "password": "x"}],
+        },
+        "pgbouncer_admin_users: list item 'app admin' is empty or holds whitespace or a comma",
+    ),
+    (
+        "console user that is not a declared role",
+        {"pgbouncer_admin_users": ["nobody"]},
+        "pgbouncer_admin_users: 'nobody' is not declared in pgbouncer_roles",
+    ),
+    # Hole 4: names PostgreSQL reserves or treats specially, and collisions.
+    *[
+        (f"auth user named {name!r}", {"pgbouncer_auth_user": name}, "pgbouncer_auth_user:")
+        for name in [
+            "Public",
+            "PUBLIC",
+            "public",
+            "none",
+            "current_user",
+            "session_user",
+            "current_role",
+            "pg_auth",
+        ]
+    ],
+    (
+        "role named public",
+        {"pgbouncer_roles": _role(name="Public")},
+        "pgbouncer_roles[0].name: must not be the reserved role name 'Public'",
+    ),
+    (
+        "role colliding with the auth user",
+        {"pgbouncer_roles": _role(name="pgbouncer_auth")},
+        "pgbouncer_roles[0].name: 'pgbouncer_auth' is the auth user",
+    ),
+    (
+        "role colliding with the admin login",
+        {"pgbouncer_roles": [*VALID["pgbouncer_roles"], {"name": "postgres", "password": "x"}]},
+        "pgbouncer_roles[2].name: 'postgres' is the admin login",
+    ),
+    (
+        "auth user equal to the client group",
+        {"pgbouncer_client_group": "pgbouncer_auth"},
+        "must be three different roles",
+    ),
+    # Hole 2: an owner with a quote is a name like any other, quoted; a line break is refused.
+    (
+        "database owner with a line break",
+        {"pgbouncer_databases": _database(owner='app"\nCREATE ROLE evil SUPERUSER; --')},
+        "pgbouncer_databases[0].owner:",
+    ),
+    # Hole 7: trailing newlines pass no name check.
+    (
+        "role name with a trailing newline",
+        {"pgbouncer_roles": _role(name="app\n")},
+        "pgbouncer_roles[0].name:",
+    ),
+    (
+        "auth user with a trailing newline",
+        {"pgbouncer_auth_user": "pgbouncer_auth\n"},
+        "pgbouncer_auth_user:",
+    ),
+    (
+        "database name with a trailing newline",
+        {"pgbouncer_databases": _database(dbname="app\n")},
+        "pgbouncer_databases[0].dbname:",
+    ),
+    (
+        "app alias with a trailing newline",
+        {"pgbouncer_app_files_databases": [{"alias": "default\n", "role": "app", "database": "app"}]},
+        "pgbouncer_app_files_databases[0].alias:",
+    ),
+    (
+        "pg_hba address with a trailing newline",
+        {"pgbouncer_postgresql_client_addresses": ["10.0.0.5/32\n"]},
+        "pgbouncer_postgresql_client_addresses[0]:",
+    ),
+    # Hole 9: failures the throwaway PgBouncer cannot see.
+    (
+        "privileged listen port",
+        {"pgbouncer_listen_port": 80},
+        "pgbouncer_listen_port: 80 is not a usable TCP port",
+    ),
+    ("listen port 0", {"pgbouncer_listen_port": 0}, "pgbouncer_listen_port: 0 is not a usable TCP port"),
+    ("listen port 70000", {"pgbouncer_listen_port": 70000}, "pgbouncer_listen_port: 70000"),
+    ("server port 0", {"pgbouncer_server_port": 0}, "pgbouncer_server_port: 0 is not a usable TCP port"),
+    (
+        "database port 70000",
+        {"pgbouncer_databases": _database(port=70000)},
+        "pgbouncer_databases[0].port: 70000 is not a usable TCP port",
+    ),
+    (
+        "auth password over 1024 bytes",
+        {"pgbouncer_auth_password": "x" * 1025},
+        "pgbouncer_auth_password: longer than 1024 bytes",
+    ),
+    (
+        "auth password with a NUL",
+        {"pgbouncer_auth_password": "auth\u0000password"},
+        "pgbouncer_auth_password: must not contain line breaks, NUL or other control characters",
+    ),
+    (
+        "role password with a line break",
+        {"pgbouncer_roles": _role(password="app\npassword")},
+        "pgbouncer_roles[0].password: must not contain line breaks",
+    ),
+    (
+        "empty auth password",
+        {"pgbouncer_auth_password": ""},
+        "pgbouncer_auth_password: must be a non-empty string",
+    ),
+    (
+        "missing auth password",
         {"pgbouncer_auth_password": MISSING},
         "missing required arguments: pgbouncer_auth_password",
     ),
     (
-        "empty auth-user password",
-        {"pgbouncer_auth_password": ""},
-        "pgbouncer_auth_password must be a non-empty single-line string",
+        "device as an auth file",
+        {"pgbouncer_settings": {"auth_hba_file": "/dev/zero"}},
+        "pgbouncer_settings.auth_hba_file: '/dev/zero' points into /dev, /proc or /sys",
     ),
+    # Hole 10: what a module would only catch mid-run is caught in the first play.
     (
-        "missing auth-user password on the PostgreSQL side",
-        {"pgbouncer_postgresql_auth_password": MISSING},
-        "missing required arguments: pgbouncer_postgresql_auth_password",
-    ),
-    (
-        "role name that is not an identifier",
-        {"pgbouncer_postgresql_roles": [{"name": "app; DROP", "password": "x", "databases": ["app"]}]},
-        "pgbouncer_postgresql_roles[].name must be a plain PostgreSQL identifier",
+        "pg_hba source with a /33 prefix",
+        {"pgbouncer_postgresql_client_addresses": ["10.0.0.5/33"]},
+        "pgbouncer_postgresql_client_addresses[0]: '10.0.0.5/33' is not an address or a network",
     ),
     (
         "pg_hba source that is not an address",
         {"pgbouncer_postgresql_client_addresses": ["app-hosts"]},
-        "pgbouncer_postgresql_client_addresses must list the PgBouncer hosts' addresses in CIDR form",
+        "pgbouncer_postgresql_client_addresses[0]: 'app-hosts' is not an address or a network",
+    ),
+    (
+        "role granted a database that is not declared",
+        {"pgbouncer_roles": _role(databases=["nowhere"])},
+        "pgbouncer_roles[0].databases[0]: 'nowhere' is not declared in pgbouncer_databases",
+    ),
+    (
+        "expiry that is not a timestamp",
+        {"pgbouncer_roles": _role(valid_until="tomorrow-ish")},
+        "pgbouncer_roles[0].valid_until: 'tomorrow-ish' must be 'infinity' or an ISO 8601 timestamp",
+    ),
+    # Also: catch-all client addresses and a public per-host listener.
+    (
+        "pg_hba source that admits everyone",
+        {"pgbouncer_postgresql_client_addresses": ["0.0.0.0/0"]},
+        "'0.0.0.0/0' admits every address; set pgbouncer_postgresql_hba_allow_everywhere",
+    ),
+    (
+        "IPv6 pg_hba source that admits everyone",
+        {"pgbouncer_postgresql_client_addresses": ["::/0"]},
+        "'::/0' admits every address",
+    ),
+    (
+        "non-loopback listener for the per-host topology",
+        {"pgbouncer_listen_addr": ["0.0.0.0"]},
+        "pgbouncer_listen_addr: the per_host topology listens on loopback only",
+    ),
+    # Hole 11: URLs that could rewrite the apt source.
+    (
+        "PGDG URL with a line break",
+        {
+            "pgbouncer_install_source": "pgdg",
+            "pgbouncer_pgdg_repo_url": "https://example.org/apt\nTrusted: yes",
+        },
+        "pgbouncer_pgdg_repo_url:",
+    ),
+    (
+        "PGDG URL that is not http(s)",
+        {"pgbouncer_install_source": "pgdg", "pgbouncer_pgdg_repo_url": "file:///etc"},
+        "pgbouncer_pgdg_repo_url: 'file:///etc' must be an http:// or https:// URL",
+    ),
+    # Hole 8: app-side values that could become code.
+    (
+        "application_name that is not printable ASCII",
+        {
+            "pgbouncer_app_files_databases": [
+                {"alias": "default", "role": "app", "database": "app", "application_name": "a\nb"}
+            ]
+        },
+        "pgbouncer_app_files_databases[0].application_name:",
+    ),
+    (
+        "app database referring to an undeclared role",
+        {"pgbouncer_app_files_databases": [{"alias": "default", "role": "nobody", "database": "app"}]},
+        "pgbouncer_app_files_databases[0].role: 'nobody' is not declared in pgbouncer_roles",
     ),
 ]
 
@@ -172,10 +436,15 @@ def _debian_major() -> str:
     _debian_major() != "debian12", reason="needs a Debian 12 controller (its PgBouncer is 1.18)"
 )
 def test_debian_12_pgbouncer_is_refused_with_version_and_fix(tmp_path):
-    result = run_site(tmp_path, {})
+    # Inputs PgBouncer 1.22 has (the release inputs are checked against when the host's is older).
+    roles = [
+        {key: value for key, value in role.items() if key != "pool"} for role in VALID["pgbouncer_roles"]
+    ]
+    result = run_site(tmp_path, {"__pgbouncer_version": MISSING, "pgbouncer_roles": roles})
     assert_failed_in_first_play(result, "offer PgBouncer 1.18")
-    assert "this toolkit needs 1.22 or newer" in " ".join(result.stdout.split())
-    assert "pgbouncer_install_source to pgdg" in " ".join(result.stdout.split())
+    flat = " ".join(result.stdout.split())
+    assert "this toolkit needs 1.22.0 or newer" in flat
+    assert "pgbouncer_install_source to pgdg" in flat
 
 
 @pytest.fixture

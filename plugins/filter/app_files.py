@@ -1,0 +1,42 @@
+"""Filters for the application-side files (module_utils/app_files)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import app_files
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import ConfigError
+
+
+def python_literal(value: object) -> str:
+    """A Python literal that evaluates to exactly ``value``."""
+    try:
+        return app_files.python_literal(value)
+    except ConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def database_url(user: str, host: str, port: int, database: str) -> str:
+    """A libpq URL with every part from the inventory percent-encoded."""
+    return app_files.database_url(str(user), str(host), int(port), str(database))
+
+
+def endpoint_errors(host: object, port: object) -> list[str]:
+    """[] or why the files cannot point at ``host``:``port``."""
+    try:
+        app_files.check_endpoint(host, port, "pgbouncer_app_files")
+    except ConfigError as exc:
+        return [str(exc)]
+    return []
+
+
+class FilterModule:
+    """Application-side file filters."""
+
+    def filters(self) -> dict[str, object]:
+        return {
+            "app_database_errors": app_files.app_database_errors,
+            "database_url": database_url,
+            "endpoint_errors": endpoint_errors,
+            "python_literal": python_literal,
+        }

@@ -1,0 +1,116 @@
+"""Values for the application-side files: a libpq URL and Python literals, rendered by escaping.
+
+Nothing from the inventory is pasted into a file as code: a Python literal is ``repr()`` of the
+value (always a literal that evaluates to that exact string), a URL part is percent-encoded with
+nothing considered safe, so a quote, a brace, a slash or an ``@`` stays data.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
+    ConfigError,
+    check_host,
+    check_name,
+    check_text,
+)
+
+ALIAS = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# PostgreSQL keeps application_name to 63 printable ASCII bytes; the snippet appends "-<process>".
+APPLICATION_NAME = re.compile(r"[\x20-\x7e]{1,48}")
+
+
+def python_literal(value: object) -> str:
+    """A Python literal for a str, int or bool (``repr`` of a plain copy)."""
+    if isinstance(value, bool):
+        return repr(bool(value))
+    if isinstance(value, int):
+        return repr(int(value))
+    if isinstance(value, str):
+        return repr(str(value))
+    raise ConfigError(f"cannot render a {type(value).__name__} as a Python literal")
+
+
+def database_url(user: str, host: str, port: int, database: str) -> str:
+    """``postgresql://user@host:port/database`` with user, database and a socket path encoded."""
+    if host.startswith("/"):
+        netloc_host = urllib.parse.quote(host, safe="")
+    else:
+        try:
+            netloc_host = f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+        except ValueError:
+            netloc_host = host
+    return "postgresql://{}@{}:{}/{}".format(
+        urllib.parse.quote(user, safe=""), netloc_host, int(port), urllib.parse.quote(database, safe="")
+    )
+
+
+def app_database_errors(
+    entries: object, roles: object, databases: object, variable: str = "pgbouncer_app_files_databases"
+) -> list[str]:
+    """Every problem with the app-side list, each naming its item; references must be declared."""
+    errors: list[str] = []
+    role_names = {role.get("name") for role in roles or [] if isinstance(role, Mapping)}
+    role_databases = {
+        role.get("name"): set(role.get("databases") or [])
+        for role in roles or []
+        if isinstance(role, Mapping)
+    }
+    entry_names = {entry.get("name") for entry in databases or [] if isinstance(entry, Mapping)}
+    aliases: set[str] = set()
+    if not isinstance(entries, list):
+        return [f"{variable}: must be a list"]
+    for index, item in enumerate(entries):
+        where = f"{variable}[{index}]"
+        if not isinstance(item, Mapping):
+            errors.append(f"{where}: must be a mapping with alias, role and database")
+            continue
+        alias = item.get("alias")
+        if not isinstance(alias, str) or not ALIAS.fullmatch(alias):
+            errors.append(
+                f"{where}.alias: {alias!r} must be lower-case letters, digits and '_' (a Django alias)"
+            )
+        elif alias in aliases:
+            errors.append(f"{where}.alias: {alias!r} is declared twice")
+        else:
+            aliases.add(alias)
+        role = item.get("role")
+        try:
+            check_name(role, f"{where}.role", kind="role")
+        except ConfigError as exc:
+            errors.append(str(exc))
+        else:
+            if role not in role_names:
+                errors.append(f"{where}.role: {role!r} is not declared in pgbouncer_roles")
+        for key in ("database", "session_database"):
+            if key == "session_database" and item.get(key) is None:
+                continue
+            name = item.get(key)
+            if name not in entry_names:
+                errors.append(f"{where}.{key}: {name!r} is not declared in pgbouncer_databases")
+            elif role in role_databases and name not in role_databases[role]:
+                errors.append(
+                    f"{where}.{key}: role {role!r} has no access to {name!r} (pgbouncer_roles[].databases)"
+                )
+        name = item.get("application_name", alias)
+        if not isinstance(name, str) or not APPLICATION_NAME.fullmatch(name):
+            errors.append(
+                f"{where}.application_name: {name!r} must be 1 to 48 printable ASCII characters "
+                "(PostgreSQL keeps 63, and the snippet appends the process type)"
+            )
+    return errors
+
+
+def check_endpoint(host: Any, port: Any, where: str) -> None:
+    """The endpoint the files point at: a host or address, or a socket directory, and a port."""
+    check_host(host, f"{where} host")
+    if "," in str(host):
+        raise ConfigError(f"{where} host: one host, not a list, got {host!r}")
+    check_text(port, f"{where} port")
+    if isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{where} port: must be a TCP port, got {port!r}")

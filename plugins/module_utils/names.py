@@ -1,0 +1,63 @@
+"""What a PostgreSQL name can be in this toolkit, for the modules and the filters alike.
+
+Names are always quoted where they are used (SQL through format('%I'), pg_hba.conf, userlist.txt),
+so capitals, spaces, quotes and unicode are fine. What is refused cannot round-trip: control
+characters (they hide in logs and split lines), surrounding whitespace, more than 63 bytes (the
+server truncates), and role or schema names PostgreSQL or PgBouncer give a meaning of their own.
+Each function returns what is wrong, or None; callers raise their own error type with it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# NAMEDATALEN - 1: PostgreSQL silently truncates longer names, so two long names could collide.
+MAX_NAME_BYTES = 63
+# Role names PostgreSQL or PgBouncer give a meaning of their own (GRANT ... TO public, pg_hba's
+# `all`, PgBouncer's admin console user), refused whatever their case.
+RESERVED_ROLE_NAMES = frozenset(
+    {"public", "none", "current_user", "session_user", "current_role", "all", "pgbouncer"}
+)
+# Schemas that already mean something; the lookup function takes its schema over entirely.
+RESERVED_SCHEMA_NAMES = frozenset({"public", "information_schema"})
+# C0 controls, DEL, and the Unicode line and paragraph separators.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def name_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a PostgreSQL object name, or None."""
+    if not isinstance(value, str):
+        return f"must be a string, got {type(value).__name__}"
+    if not value:
+        return "must not be empty"
+    if CONTROL_CHARACTERS.search(value):
+        return f"must not contain control characters (NUL, tab, newline...), got {value!r}"
+    if value != value.strip():
+        return f"must not start or end with whitespace, got {value!r}"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return f"must be valid Unicode text, got {value!r}"
+    if size > MAX_NAME_BYTES:
+        return f"must be at most {MAX_NAME_BYTES} bytes in UTF-8, got {size}: {value!r}"
+    return None
+
+
+def role_name_problem(value: object) -> str | None:
+    """Like name_problem, and refuse role names with a meaning of their own."""
+    problem = name_problem(value)
+    if problem is None and str(value).casefold() in RESERVED_ROLE_NAMES:
+        return f"must not be the reserved role name {value!r}"
+    if problem is None and str(value).casefold().startswith("pg_"):
+        return f"must not start with 'pg_' (reserved for system roles), got {value!r}"
+    return problem
+
+
+def schema_name_problem(value: object) -> str | None:
+    """Like name_problem, and refuse schemas PostgreSQL reserves or that hold other objects."""
+    problem = name_problem(value)
+    if problem is None and (
+        str(value).casefold() in RESERVED_SCHEMA_NAMES or str(value).casefold().startswith("pg_")
+    ):
+        return f"must name a schema of its own, not {value!r}"
+    return problem

@@ -1,0 +1,857 @@
+"""PgBouncer's configuration as this toolkit models it.
+
+- The versioned settings table (``pgbouncer_settings.yml`` beside this file): every key of
+  ``[pgbouncer]``, ``[databases]``, ``[users]`` and ``[peers]``, its type, bounds, whether RELOAD
+  applies it, and the versions that have it.
+- Value checks that follow PgBouncer's own parsers (libusual's ini parser, PgBouncer's
+  connection-string parser, ``strtol`` into a C int, ``atoi`` in connection strings), so a value
+  PgBouncer would misread, truncate, wrap or split is refused by name before any host changes.
+- A renderer that cannot emit a line the inventory did not declare: every value is checked to be
+  one line and rendered in the only form PgBouncer reads back byte for byte.
+
+Every error names the inventory variable it comes from (``pgbouncer_databases[2].settings.x``).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import math
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import (
+    CONTROL_CHARACTERS,
+    name_problem,
+    role_name_problem,
+)
+
+TABLE_FILE = Path(__file__).with_name("pgbouncer_settings.yml")
+T = TypeVar("T")
+
+C_INT_MAX = 2**31 - 1
+C_INT_MIN = -(2**31)
+PASSWORD_MAX_BYTES = 1024
+
+# The characters libusual's ini parser takes in an unquoted key (ASCII isalnum and "_.-*"; a bare
+# "*" is the fallback database, so it is left out). Quoted keys ('...') came with 1.25.0.
+_UNQUOTED_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+QUOTED_KEYS_SINCE = "1.25.0"
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_DECIMAL = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
+_OCTAL_MODE = re.compile(r"0?[0-7]{1,3}")
+
+
+class ConfigError(ValueError):
+    """A value that cannot go into the configuration; the message names where it came from."""
+
+
+# --------------------------------------------------------------------------------------------
+# The settings table
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of one section, as the settings table describes it."""
+
+    section: str
+    key: str
+    type: str
+    since: str
+    description: str = ""
+    reload: bool = True
+    until: str | None = None
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    choices: Any = ()
+    element: str = "string"
+    integer_only: bool = False
+    alias_of: str | None = None
+
+    def exists_in(self, version: str) -> bool:
+        """Whether PgBouncer ``version`` has this key."""
+        if version_key(version) < version_key(self.since):
+            return False
+        return self.until is None or version_key(version) < version_key(self.until)
+
+    def default_in(self, version: str) -> Any:
+        """The compiled default of ``version`` (the table gives a mapping where it changed)."""
+        return _as_of(self.default, version)
+
+    def choices_in(self, version: str) -> tuple[str, ...]:
+        """The enum names ``version`` accepts (the table gives a mapping where the set changed)."""
+        return tuple(str(choice) for choice in _as_of(self.choices, version) or ())
+
+
+def _as_of(value: Any, version: str) -> Any:
+    """``value``, or where it is a {first version: value} mapping, the entry ``version`` gets."""
+    if not isinstance(value, Mapping):
+        return value
+    applicable = [v for v in value if version_key(v) <= version_key(version)]
+    return value[max(applicable, key=version_key)] if applicable else None
+
+
+@dataclass(frozen=True)
+class SettingsTable:
+    """The whole table: the versions it covers and every key of every section."""
+
+    versions: tuple[str, ...]
+    sections: Mapping[str, Mapping[str, Setting]] = field(default_factory=dict)
+
+    def get(self, section: str, key: str) -> Setting | None:
+        return self.sections.get(section, {}).get(key)
+
+    @property
+    def newest(self) -> str:
+        return max(self.versions, key=version_key)
+
+    @property
+    def oldest(self) -> str:
+        return min(self.versions, key=version_key)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """'1.24.1' -> (1, 24, 1); '1.4' -> (1, 4, 0), so short and long forms compare."""
+    parts = [int(part) for part in re.findall(r"[0-9]+", str(version))[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+@functools.cache
+def load_table(path: str = str(TABLE_FILE)) -> SettingsTable:
+    """Read the settings table (once per process)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    sections: dict[str, dict[str, Setting]] = {}
+    for section, keys in data["sections"].items():
+        sections[section] = {}
+        for key, spec in keys.items():
+            spec = dict(spec)
+            sections[section][key] = Setting(
+                section=section,
+                key=key,
+                type=spec.pop("type"),
+                since=str(spec.pop("since")),
+                description=str(spec.pop("description", "")),
+                reload=bool(spec.pop("reload", True)),
+                until=None if spec.get("until") is None else str(spec.pop("until")),
+                default=spec.pop("default", None),
+                min=spec.pop("min", None),
+                max=spec.pop("max", None),
+                choices=spec.pop("choices", ()),
+                element=spec.pop("element", "string"),
+                integer_only=bool(spec.pop("integer_only", False)),
+                alias_of=spec.pop("alias_of", None),
+            )
+    return SettingsTable(versions=tuple(str(v) for v in data["versions"]), sections=sections)
+
+
+# --------------------------------------------------------------------------------------------
+# Text checks shared by every value that reaches a file
+
+
+def check_text(value: object, where: str, *, allow_empty: bool = False) -> str:
+    """A plain one-line ``str``: no control characters, no leading or trailing whitespace.
+
+    PgBouncer's ini parser ends a value at a line break and strips whitespace around it, so
+    anything else would be read back differently, or add a line.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"{where}: must be text, got {type(value).__name__}")
+    text = str(value)
+    if not text and not allow_empty:
+        raise ConfigError(f"{where}: must not be empty")
+    if CONTROL_CHARACTERS.search(text):
+        raise ConfigError(f"{where}: {text!r} holds a line break or another control character")
+    if text != text.strip():
+        raise ConfigError(f"{where}: {text!r} has leading or trailing whitespace")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{where}: {text!r} is not valid Unicode text") from None
+    return text
+
+
+def check_name(value: object, where: str, *, kind: str = "name") -> str:
+    """A PostgreSQL name (a role when ``kind`` is "role") that every file and statement can carry;
+    the rules are names.py's, shared with the modules."""
+    problem = role_name_problem(value) if kind == "role" else name_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{where}: {problem}")
+    return str(value)
+
+
+def check_section_name(value: object, where: str, *, kind: str, version: str) -> str:
+    """A name that becomes an ini key (a [databases] or [users] entry).
+
+    Up to 1.24 PgBouncer reads only ASCII letters, digits, '_', '.' and '-' there; from 1.25 a
+    key may be single-quoted, so anything but a single quote.
+    """
+    text = check_name(value, where, kind=kind)
+    if _UNQUOTED_KEY.fullmatch(text):
+        return text
+    if version_key(version) < version_key(QUOTED_KEYS_SINCE):
+        raise ConfigError(
+            f"{where}: {text!r} cannot be an entry name for PgBouncer {version}, which reads only ASCII "
+            f"letters, digits, '_', '.' and '-' there (quoted names need {QUOTED_KEYS_SINCE})"
+            + (": name the entry so and set its dbname to the PostgreSQL name" if kind == "database" else "")
+        )
+    if "'" in text:
+        raise ConfigError(
+            f"{where}: {text!r} contains a single quote, which PgBouncer cannot read in an entry name"
+        )
+    return text
+
+
+def check_host(value: object, where: str) -> str:
+    """What a PgBouncer ``host`` can be: host names and IP addresses, comma-separated, or one
+    absolute unix socket directory."""
+    text = check_text(value, where)
+    if text.startswith("/"):
+        return check_path(text, where)
+    for part in text.split(","):
+        if not is_host_or_address(part):
+            raise ConfigError(
+                f"{where}: {part!r} is not a host name or an IP address "
+                "(allowed: names, addresses, a comma-separated list of those, or a socket directory)"
+            )
+    return text
+
+
+def is_host_or_address(text: str) -> bool:
+    """A DNS name (RFC 1123 labels), an IPv4 or an IPv6 address."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    labels = text.rstrip(".").split(".")
+    return 0 < len(text) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def check_path(value: object, where: str) -> str:
+    """An absolute path, one line, not a device or kernel file (PgBouncer reads such files whole)."""
+    text = check_text(value, where)
+    if not text.startswith("/"):
+        raise ConfigError(f"{where}: {text!r} must be an absolute path")
+    if re.match(r"/(dev|proc|sys)(/|$)", text):
+        raise ConfigError(f"{where}: {text!r} points into /dev, /proc or /sys")
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Values by type
+
+
+def _integer(value: object, where: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: must be an integer, got a boolean")
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return int(value)
+    raise ConfigError(f"{where}: must be an integer, got {value!r}")
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+def _bounded(number: float, setting: Setting, where: str) -> None:
+    low = setting.min if setting.min is not None else (C_INT_MIN if setting.type != "time" else 0)
+    high = setting.max if setting.max is not None else C_INT_MAX
+    if not low <= number <= high:
+        raise ConfigError(
+            f"{where}: {_number_text(number)} is out of range ({_number_text(low)} to {_number_text(high)})"
+        )
+
+
+def _element(text: str, kind: str, where: str) -> str:
+    if not text or re.search(r"[\s,]", text):
+        raise ConfigError(
+            f"{where}: list item {text!r} is empty or holds whitespace or a comma, which PgBouncer "
+            "reads as a separator"
+        )
+    if kind == "role":
+        check_name(text, where, kind="role")
+    elif kind == "parameter" and not _PARAMETER.fullmatch(text):
+        raise ConfigError(f"{where}: {text!r} is not a parameter name")
+    elif kind == "address" and text != "*" and not is_host_or_address(text):
+        raise ConfigError(f"{where}: {text!r} is not an address, a host name or *")
+    return text
+
+
+def normalize(setting: Setting, value: object, where: str, version: str) -> str:
+    """The text PgBouncer ``version`` must read for ``value``, or ConfigError naming ``where``."""
+    kind = setting.type
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, int) and value in (0, 1):
+            return str(int(value))
+        if isinstance(value, str) and value in ("0", "1"):
+            return value
+        raise ConfigError(f"{where}: must be a boolean (true/false), got {value!r}")
+    if kind in ("integer", "size"):
+        number = _integer(value, where)
+        _bounded(number, setting, where)
+        return str(number)
+    if kind == "time":
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{where}: must be a number of seconds, got {value!r}")
+        if isinstance(value, str) and not _NUMBER.fullmatch(value):
+            raise ConfigError(f"{where}: must be a number of seconds, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: must be a finite number of seconds, got {value!r}")
+        if setting.integer_only and not number.is_integer():
+            raise ConfigError(f"{where}: must be a whole number of seconds here, got {value!r}")
+        _bounded(number, setting, where)
+        return _number_text(number)
+    if kind == "enum":
+        text = check_text(value, where).lower()
+        choices = setting.choices_in(version)
+        if text not in choices:
+            raise ConfigError(f"{where}: must be one of {', '.join(choices)}, got {value!r}")
+        return text
+    if kind == "mode":
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o777:
+            return f"0{int(value):o}"
+        if isinstance(value, str) and _OCTAL_MODE.fullmatch(value):
+            return f"0{int(value, 8):o}"
+        raise ConfigError(f"{where}: must be a file mode such as '0770', got {value!r}")
+    if kind == "path":
+        return check_path(value, where)
+    if kind == "list":
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, Iterable) or isinstance(items, Mapping):
+            raise ConfigError(f"{where}: must be a list, got {type(value).__name__}")
+        return ",".join(_element(check_text(item, where), setting.element, where) for item in items)
+    return check_text(value, where, allow_empty=setting.section == "pgbouncer")
+
+
+def check_setting(
+    table: SettingsTable, section: str, key: object, value: object, version: str, where: str
+) -> tuple[Setting, str]:
+    """Look ``key`` up for ``version`` and normalise ``value``; ConfigError names ``where``."""
+    if not isinstance(key, str):
+        raise ConfigError(f"{where}: setting names are text, got {type(key).__name__}")
+    setting = table.get(section, key)
+    if setting is None:
+        newer = version_key(version) > version_key(table.newest)
+        raise ConfigError(
+            f"{where}: {key!r} is not a PgBouncer {section_label(section)} setting"
+            + (f" (the settings table knows releases up to {table.newest})" if newer else "")
+        )
+    if not setting.exists_in(version):
+        when = (
+            f"was added in {setting.since}"
+            if version_key(version) < version_key(setting.since)
+            else (f"was removed in {setting.until}")
+        )
+        raise ConfigError(f"{where}: {key} {when}; the PgBouncer on this host is {version}")
+    return setting, normalize(setting, value, where, version)
+
+
+def reloadable_settings(version: str) -> dict[str, bool]:
+    """{[pgbouncer] key: whether RELOAD applies it} for every key PgBouncer ``version`` has."""
+    table = load_table()
+    return {
+        key: setting.reload
+        for key, setting in table.sections["pgbouncer"].items()
+        if setting.exists_in(version)
+    }
+
+
+def target_version(apt_policy: str, install_source: str) -> str:
+    """The release to check settings against, from ``apt-cache policy pgbouncer``: the installed
+    one, else the candidate (distro packages) or the newest the table knows (PGDG, not added yet);
+    '0' when there is none."""
+
+    def field(name: str) -> str | None:
+        match = re.search(rf"^\s*{name}:\s*(?:[0-9]+:)?([0-9]+\.[0-9]+(?:\.[0-9]+)?)", apt_policy, re.M)
+        return match.group(1) if match else None
+
+    installed, candidate = field("Installed"), field("Candidate")
+    if installed:
+        return installed
+    if install_source == "pgdg":
+        return load_table().newest
+    return candidate or "0"
+
+
+def section_label(section: str) -> str:
+    return "[pgbouncer]" if section == "pgbouncer" else f"[{section}] entry"
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+
+def ini_key(name: str) -> str:
+    """An entry name as an ini key: bare when PgBouncer reads it bare, else single-quoted (the
+    name has passed check_section_name for the target version)."""
+    return name if _UNQUOTED_KEY.fullmatch(name) else f"'{name}'"
+
+
+def connstr(pairs: Iterable[tuple[str, str, bool]]) -> str:
+    """``key=value`` pairs for a [databases]/[users]/[peers] entry; (key, text, is_number).
+
+    PgBouncer splits on spaces and reads ``'...'`` with ``''`` for a quote: every text value is
+    quoted, so nothing in it can start another pair.
+    """
+    rendered = []
+    for key, text, is_number in pairs:
+        rendered.append(f"{key}={text}" if is_number else "{}='{}'".format(key, text.replace("'", "''")))
+    return " ".join(rendered)
+
+
+def render_ini(sections: Mapping[str, Mapping[str, str]], header: str = "") -> str:
+    """The file: ``header`` (comment lines), then each section with its already-checked lines."""
+    lines = [line for line in header.splitlines() if line.startswith((";", "#")) or not line]
+    for section, entries in sections.items():
+        if lines:
+            lines.append("")
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {value}" for key, value in entries.items())
+    text = "\n".join(lines) + "\n"
+    # The invariant every check above exists for: one line per declared key, nothing more.
+    expected = sum(len(entries) + 1 for entries in sections.values())
+    produced = sum(1 for line in text.splitlines() if line and not line.startswith((";", "#")))
+    if produced != expected:
+        raise ConfigError("internal error: a rendered value spans more than one line")
+    return text
+
+
+def userlist(user: str, password: str) -> str:
+    """userlist.txt with one entry: ``"user" "password"``, quotes doubled (PgBouncer's format)."""
+    check_name(user, "pgbouncer_auth_user", kind="role")
+    check_password(password, "pgbouncer_auth_password")
+    return '"{}" "{}"\n'.format(user.replace('"', '""'), password.replace('"', '""'))
+
+
+def check_password(value: object, where: str) -> str:
+    """A password PgBouncer and libpq can carry: one line, no NUL, at most 1024 bytes."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: must be a non-empty string (keep it in ansible-vault)")
+    if CONTROL_CHARACTERS.search(value):
+        raise ConfigError(f"{where}: must not contain line breaks, NUL or other control characters")
+    if len(value.encode("utf-8", "surrogatepass")) > PASSWORD_MAX_BYTES:
+        raise ConfigError(
+            f"{where}: longer than {PASSWORD_MAX_BYTES} bytes (PgBouncer and libpq cannot use longer passwords)"
+        )
+    return value
+
+
+def password_errors(value: object, where: str) -> list[str]:
+    """[] or the reason ``value`` cannot be a password (the message never holds the value)."""
+    try:
+        check_password(value, where)
+    except ConfigError as exc:
+        return [str(exc)]
+    return []
+
+
+def url_errors(value: object, where: str) -> list[str]:
+    """[] or the reason ``value`` is not a plain http(s) URL that can go into an apt source."""
+    try:
+        text = check_text(value, where)
+    except ConfigError as exc:
+        return [str(exc)]
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not is_host_or_address(parts.hostname):
+        return [f"{where}: {text!r} must be an http:// or https:// URL with a host name"]
+    if re.search(r"\s", text) or parts.username or parts.password:
+        return [f"{where}: {text!r} must not contain whitespace or credentials"]
+    return []
+
+
+def quote_ident(name: str) -> str:
+    """A PostgreSQL identifier, always double-quoted (the name has been checked already)."""
+    return '"{}"'.format(name.replace('"', '""'))
+
+
+# --------------------------------------------------------------------------------------------
+# The pooler's configuration from the inventory model
+
+# Role variables that set a [pgbouncer] key, and the key.
+ROLE_VARIABLES = {
+    "pgbouncer_listen_addr": "listen_addr",
+    "pgbouncer_listen_port": "listen_port",
+    "pgbouncer_unix_socket_dir": "unix_socket_dir",
+    "pgbouncer_pool_mode": "pool_mode",
+    "pgbouncer_default_pool_size": "default_pool_size",
+    "pgbouncer_max_client_conn": "max_client_conn",
+    "pgbouncer_max_prepared_statements": "max_prepared_statements",
+    "pgbouncer_server_reset_query": "server_reset_query",
+    "pgbouncer_server_lifetime": "server_lifetime",
+    "pgbouncer_server_idle_timeout": "server_idle_timeout",
+    "pgbouncer_ignore_startup_parameters": "ignore_startup_parameters",
+    "pgbouncer_admin_users": "admin_users",
+    "pgbouncer_stats_users": "stats_users",
+    "pgbouncer_auth_type": "auth_type",
+}
+# [pgbouncer] keys the toolkit sets itself (or must never be set): refused in pgbouncer_settings,
+# with what to use instead.
+MANAGED_KEYS = {
+    **{key: f"set it with {variable}" for variable, key in ROLE_VARIABLES.items()},
+    "auth_user": "set it with pgbouncer_auth_user",
+    "auth_dbname": "set it with pgbouncer_auth_database",
+    "auth_query": "it is derived from pgbouncer_auth_schema and pgbouncer_auth_function",
+    "auth_file": "the role writes userlist.txt and points auth_file at it",
+    "pidfile": "the role manages it per process",
+    "peer_id": "the role derives it per process and host",
+    "so_reuseport": "the role sets it from the number of processes",
+    "user": "PgBouncer runs as the service user under systemd and must not switch users",
+    "conffile": "the role manages the configuration file",
+}
+# [databases] keys an entry's `settings` may not set, and why.
+DATABASE_MANAGED_KEYS = {
+    "dbname": "use the entry's dbname",
+    "host": "use the entry's host",
+    "port": "use the entry's port",
+    "pool_size": "use the entry's pool_size",
+    "pool_mode": "use the entry's pool_mode",
+    "reserve_pool": "use reserve_pool_size",
+    "user": "a forced user defeats auth_query and SCRAM pass-through",
+    "password": "no secret goes into pgbouncer.ini",
+    "auth_user": "the auth user is pgbouncer_auth_user for every entry",
+    "auth_dbname": "the auth database is pgbouncer_auth_database for every entry",
+    "auth_query": "the lookup is pgbouncer_auth_schema.pgbouncer_auth_function for every entry",
+}
+LOOPBACK_NAMES = frozenset({"localhost"})
+# The auth types under which PgBouncer verifies the client's SCRAM proof and reuses its keys.
+AUTH_TYPES = ("scram-sha-256", "md5", "hba")
+
+
+def _is_loopback(address: str) -> bool:
+    if address in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_list(value: object) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+def collect(errors: list[str], function: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Call ``function``; on ConfigError add its message to ``errors`` and return None, so one
+    run reports every bad value, not only the first."""
+    try:
+        return function(*args, **kwargs)
+    except ConfigError as exc:
+        errors.append(str(exc))
+        return None
+
+
+def _port(value: object, where: str, minimum: int = 1) -> int:
+    number = _integer(value, where)
+    if not minimum <= number <= 65535:
+        raise ConfigError(f"{where}: {number} is not a usable TCP port ({minimum}-65535)")
+    return number
+
+
+def dbname_of(entry: Mapping[str, Any]) -> Any:
+    """The PostgreSQL database behind a pgbouncer_databases entry: its dbname, else its name."""
+    return entry["dbname"] if entry.get("dbname") is not None else entry.get("name")
+
+
+def auth_query(schema: str, function: str) -> str:
+    """The auth_query calling the lookup function, its identifiers quoted."""
+    return f"SELECT username, password FROM {quote_ident(schema)}.{quote_ident(function)}($1)"
+
+
+def pooler_config(
+    inputs: Mapping[str, Any], version: str, instance: Mapping[str, Any] | None = None
+) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Check the inventory model and build pgbouncer.ini's sections: (errors, sections).
+
+    ``inputs`` holds the role variables by name; ``instance`` the per-process values
+    (unix_socket_dir, pidfile, peer_id, so_reuseport, peers).
+    """
+    table = load_table()
+    errors: list[str] = []
+    pgbouncer: dict[str, str] = {}
+
+    def setting(section: str, key: str, value: object, where: str) -> str | None:
+        result = collect(errors, check_setting, table, section, key, value, version, where)
+        return None if result is None else result[1]
+
+    for variable, key in ROLE_VARIABLES.items():
+        if variable in inputs and inputs[variable] is not None:
+            text = setting("pgbouncer", key, inputs[variable], variable)
+            if text is not None:
+                pgbouncer[key] = text
+
+    collect(errors, _port, inputs.get("pgbouncer_listen_port", 6432), "pgbouncer_listen_port", 1024)
+    if inputs.get("pgbouncer_topology", "per_host") == "per_host":
+        outside = [a for a in _as_list(inputs.get("pgbouncer_listen_addr")) if not _is_loopback(str(a))]
+        if outside:
+            errors.append(
+                f"pgbouncer_listen_addr: the per_host topology listens on loopback only, got {outside}"
+            )
+    if pgbouncer.get("auth_type") not in (None, *AUTH_TYPES):
+        errors.append(
+            f"pgbouncer_auth_type: must be one of {', '.join(AUTH_TYPES)} (the types that verify the "
+            f"client's password and pass its SCRAM keys on), got {pgbouncer['auth_type']!r}"
+        )
+
+    # The auth contract: the user PgBouncer runs auth_query as, where, and the function it calls.
+    auth_user = collect(
+        errors, check_name, inputs.get("pgbouncer_auth_user"), "pgbouncer_auth_user", kind="role"
+    )
+    auth_db = collect(
+        errors,
+        check_section_name,
+        inputs.get("pgbouncer_auth_database"),
+        "pgbouncer_auth_database",
+        kind="database",
+        version=version,
+    )
+    schema = collect(errors, check_name, inputs.get("pgbouncer_auth_schema"), "pgbouncer_auth_schema")
+    function = collect(errors, check_name, inputs.get("pgbouncer_auth_function"), "pgbouncer_auth_function")
+    server_host = collect(errors, check_host, inputs.get("pgbouncer_server_host"), "pgbouncer_server_host")
+    server_port = collect(errors, _port, inputs.get("pgbouncer_server_port", 5432), "pgbouncer_server_port")
+    if auth_db is not None and auth_db.lower() == "pgbouncer":
+        errors.append("pgbouncer_auth_database: 'pgbouncer' is PgBouncer's admin console")
+
+    roles = _as_list(inputs.get("pgbouncer_roles"))
+    role_names = [role.get("name") for role in roles if isinstance(role, Mapping)]
+    databases_section: dict[str, str] = {}
+    if auth_db is not None and server_host is not None and server_port is not None:
+        databases_section[ini_key(auth_db)] = connstr(
+            [("dbname", auth_db, False), ("host", server_host, False), ("port", str(server_port), True)]
+        )
+    entry_names: set[str] = set()
+    for index, entry in enumerate(_as_list(inputs.get("pgbouncer_databases"))):
+        where = f"pgbouncer_databases[{index}]"
+        rendered = collect(
+            errors,
+            _database_entry,
+            table,
+            version,
+            entry,
+            where,
+            server_host,
+            server_port,
+            auth_db,
+            entry_names,
+        )
+        if rendered is not None and rendered[1]:
+            databases_section[ini_key(rendered[0])] = rendered[1]
+
+    users_section: dict[str, str] = {}
+    seen_roles: set[str] = set()
+    for index, role in enumerate(roles):
+        where = f"pgbouncer_roles[{index}]"
+        rendered = collect(
+            errors, _user_entry, table, version, role, where, auth_user, entry_names, seen_roles
+        )
+        if rendered is not None and rendered[1]:
+            users_section[ini_key(rendered[0])] = rendered[1]
+
+    for variable in ("pgbouncer_admin_users", "pgbouncer_stats_users"):
+        for name in _as_list(inputs.get(variable)):
+            if name not in role_names:
+                errors.append(
+                    f"{variable}: {name!r} is not declared in pgbouncer_roles (console users are "
+                    "PostgreSQL roles looked up through auth_query)"
+                )
+
+    for key, value in dict(inputs.get("pgbouncer_settings") or {}).items():
+        where = f"pgbouncer_settings.{key}"
+        if key in MANAGED_KEYS:
+            errors.append(f"{where}: not settable in pgbouncer_settings: {MANAGED_KEYS[key]}")
+            continue
+        text = setting("pgbouncer", key, value, where)
+        if text is not None:
+            pgbouncer[key] = text
+
+    if auth_user is not None:
+        pgbouncer["auth_user"] = auth_user
+    if auth_db is not None:
+        pgbouncer["auth_dbname"] = auth_db
+    if schema is not None and function is not None:
+        pgbouncer["auth_query"] = collect(
+            errors, check_text, auth_query(schema, function), "pgbouncer_auth_query"
+        )
+    pgbouncer["auth_file"] = inputs.get("auth_file", "/etc/pgbouncer/userlist.txt")
+    for key, value in dict(instance or {}).items():
+        if key == "peers":
+            continue
+        text = setting("pgbouncer", key, value, f"process setting {key}")
+        if text is not None:
+            pgbouncer[key] = text
+    _check_limits(inputs, errors)
+
+    sections: dict[str, dict[str, str]] = {"databases": databases_section}
+    if users_section:
+        sections["users"] = users_section
+    peers = dict((instance or {}).get("peers") or {})
+    if peers:
+        sections["peers"] = {
+            str(peer_id): collect(errors, _peer_entry, table, version, peer, f"peer {peer_id}") or ""
+            for peer_id, peer in sorted(peers.items())
+        }
+    sections["pgbouncer"] = dict(sorted(pgbouncer.items()))
+    return errors, sections
+
+
+def _database_entry(
+    table: SettingsTable,
+    version: str,
+    entry: object,
+    where: str,
+    server_host: str | None,
+    server_port: int | None,
+    auth_db: str | None,
+    seen: set[str],
+) -> tuple[str, str]:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: must be a mapping with at least a name")
+    if entry.get("name") == "*":
+        raise ConfigError(
+            f"{where}.name: '*' would make a catch-all entry that routes any database name a client "
+            "asks for; declare each database instead"
+        )
+    name = check_section_name(entry.get("name"), f"{where}.name", kind="database", version=version)
+    if name.lower() == "pgbouncer":
+        raise ConfigError(f"{where}.name: 'pgbouncer' is reserved for PgBouncer's admin console")
+    if auth_db is not None and name == auth_db:
+        raise ConfigError(
+            f"{where}.name: {name!r} is reserved for the auth database (pgbouncer_auth_database)"
+        )
+    if name in seen:
+        raise ConfigError(f"{where}.name: {name!r} is declared twice")
+    seen.add(name)
+    dbname = check_name(dbname_of(entry), f"{where}.dbname", kind="database")
+    host = check_host(entry["host"], f"{where}.host") if entry.get("host") is not None else server_host
+    port = _port(entry["port"], f"{where}.port") if entry.get("port") is not None else server_port
+    if host is None or port is None:
+        return name, ""  # pgbouncer_server_host (or _port) is invalid: reported once, there
+    pairs = [("dbname", dbname, False), ("host", host, False), ("port", str(port), True)]
+    for key in ("pool_size", "pool_mode"):
+        if entry.get(key) is not None:
+            setting, text = check_setting(table, "databases", key, entry[key], version, f"{where}.{key}")
+            pairs.append((key, text, setting.type != "enum"))
+    settings = entry.get("settings") or {}
+    if not isinstance(settings, Mapping):
+        raise ConfigError(f"{where}.settings: must be a mapping of [databases] parameters")
+    for key, value in settings.items():
+        if key in DATABASE_MANAGED_KEYS:
+            raise ConfigError(f"{where}.settings.{key}: {DATABASE_MANAGED_KEYS[key]}")
+        setting, text = check_setting(table, "databases", key, value, version, f"{where}.settings.{key}")
+        pairs.append((key, text, setting.type in ("integer", "size", "time")))
+    return name, connstr(pairs)
+
+
+def _user_entry(
+    table: SettingsTable,
+    version: str,
+    role: object,
+    where: str,
+    auth_user: str | None,
+    entry_names: set[str],
+    seen: set[str],
+) -> tuple[str, str]:
+    if not isinstance(role, Mapping):
+        raise ConfigError(f"{where}: must be a mapping with at least a name")
+    name = check_name(role.get("name"), f"{where}.name", kind="role")
+    if name in seen:
+        raise ConfigError(f"{where}.name: {name!r} is declared twice")
+    seen.add(name)
+    if auth_user is not None and name == auth_user:
+        raise ConfigError(f"{where}.name: {name!r} is the auth user (pgbouncer_auth_user)")
+    for index, database in enumerate(_as_list(role.get("databases"))):
+        if database not in entry_names:
+            raise ConfigError(
+                f"{where}.databases[{index}]: {database!r} is not declared in pgbouncer_databases"
+            )
+    pool = role.get("pool") or {}
+    if not isinstance(pool, Mapping):
+        raise ConfigError(f"{where}.pool: must be a mapping of [users] settings")
+    if pool:
+        check_section_name(name, f"{where}.name", kind="role", version=version)
+    pairs = []
+    for key, value in pool.items():
+        setting, text = check_setting(table, "users", key, value, version, f"{where}.pool.{key}")
+        pairs.append((key, text, setting.type != "enum"))
+    return name, connstr(pairs)
+
+
+def _peer_entry(table: SettingsTable, version: str, peer: Mapping[str, Any], where: str) -> str:
+    pairs = []
+    for key, value in peer.items():
+        if key == "host":
+            text = check_host(value, f"{where}.host")
+        else:
+            text = check_setting(table, "peers", key, value, version, f"{where}.{key}")[1]
+        pairs.append((key, text, key != "host"))
+    return connstr(pairs)
+
+
+def _check_limits(inputs: Mapping[str, Any], errors: list[str]) -> None:
+    """Values that pass their type but cannot work together."""
+    try:
+        nofile = _integer(inputs.get("pgbouncer_limit_nofile", 16384), "pgbouncer_limit_nofile")
+        clients = _integer(inputs.get("pgbouncer_max_client_conn", 100), "pgbouncer_max_client_conn")
+        prepared = _integer(
+            inputs.get("pgbouncer_max_prepared_statements", 200), "pgbouncer_max_prepared_statements"
+        )
+    except ConfigError as exc:
+        errors.append(str(exc))
+        return
+    if nofile < clients + 100 or nofile > 1048576:
+        errors.append(
+            f"pgbouncer_limit_nofile: {nofile} must exceed pgbouncer_max_client_conn ({clients}) by at "
+            "least 100, for the server connections, and be at most 1048576"
+        )
+    if prepared < 1 and inputs.get("pgbouncer_pool_mode") == "transaction":
+        errors.append(
+            "pgbouncer_max_prepared_statements: must be above 0 in transaction mode, or protocol-level "
+            "prepared statements fail"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a file back (for the reload-or-restart decision)
+
+
+def parse_ini(text: str | None) -> dict[str, dict[str, str]]:
+    """{section: {key: value}} the way libusual reads it: comments start a line, last value wins."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped[0] in ";#":
+            continue
+        if stripped.startswith("["):
+            current = sections.setdefault(stripped[1:].split("]", 1)[0], {})
+            continue
+        key, sep, value = stripped.partition("=")
+        if sep and current is not None:
+            current[key.strip().strip("'")] = value.strip()
+    return sections
+
+
+def restart_keys(old_text: str | None, new_text: str, version: str) -> list[str]:
+    """The [pgbouncer] keys that differ between two files and that RELOAD leaves as they were."""
+    table = load_table()
+    old = parse_ini(old_text).get("pgbouncer", {})
+    new = parse_ini(new_text).get("pgbouncer", {})
+    changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+    return [key for key in changed if (setting := table.get("pgbouncer", key)) is None or not setting.reload]

@@ -1,0 +1,403 @@
+"""Ansible module: the PgBouncer auth user, the client group and the pooled login roles."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: postgresql_login_roles
+short_description: The PgBouncer auth user, the client group and the pooled login roles
+description:
+  - Ensures the NOLOGIN group role I(client_group) whose members are exactly the declared I(roles),
+    the auth user PgBouncer's C(auth_query) logs in as (LOGIN and nothing else, no memberships in
+    either direction, no per-role settings), and each declared login role with its SCRAM-SHA-256
+    verifier and expiry.
+  - Members of I(client_group) that are not declared lose their membership, so a role removed from
+    the inventory loses PgBouncer access. Other memberships of the login roles are left alone.
+  - Every identifier is quoted and every value bound by PostgreSQL's C(format()); passwords never
+    reach the server, only verifiers made on the controller. All changes run in one transaction.
+version_added: "0.1.0"
+author: pgbouncer-toolkit developers
+options:
+  client_group:
+    description:
+      - The group role the toolkit owns; the pooled login roles are its direct members.
+    type: str
+    required: true
+  auth_user:
+    description: The role PgBouncer's C(auth_query) logs in as.
+    type: dict
+    required: true
+    suboptions:
+      name:
+        description: Its name.
+        type: str
+        required: true
+      verifier:
+        description: Its SCRAM-SHA-256 verifier (C(SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>)).
+        type: str
+        required: true
+  roles:
+    description: The login roles PgBouncer pools.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The role's name.
+        type: str
+        required: true
+      verifier:
+        description: Its SCRAM-SHA-256 verifier; the stored one is replaced only when it differs.
+        type: str
+        required: true
+      valid_until:
+        description:
+          - When the role's password expires (a timestamp PostgreSQL understands).
+          - Null or empty means never (C(infinity)).
+        type: str
+  admin_user:
+    description:
+      - The role this module logs in as; none of the managed roles may be it. Defaults to I(login_user).
+    type: str
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+notes:
+  - Needs psycopg2 (Debian's python3-psycopg2) or psycopg 3 on the host that runs the module.
+  - The auth user gets C(VALID UNTIL 'infinity') since PostgreSQL has no statement that sets it back
+    to NULL, and both mean no expiry. A stored NULL is accepted as no expiry too.
+  - On PostgreSQL 16 and later a membership granted by another role is revoked C(GRANTED BY) that role.
+extends_documentation_fragment:
+  - pgbouncer_toolkit.pgbouncer.postgresql
+"""
+
+EXAMPLES = r"""
+- name: Create the auth user, the client group and the pooled roles
+  pgbouncer_toolkit.pgbouncer.postgresql_login_roles:
+    login_unix_socket: /var/run/postgresql
+    client_group: pgbouncer_clients
+    auth_user:
+      name: pgbouncer_auth
+      verifier: "{{ auth_verifier }}"
+    roles:
+      - name: app
+        verifier: "{{ app_verifier }}"
+        valid_until: "2030-01-01"
+  become: true
+  become_user: postgres
+  no_log: true
+"""
+
+RETURN = r"""
+queries:
+  description: The statements run (or, in check mode, that would run); verifiers are masked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ALTER ROLE app PASSWORD '********'"]
+roles_changed:
+  description:
+    - Roles created or altered, and roles that gained or lost a membership, in order of first change.
+  returned: always
+  type: list
+  elements: str
+  sample: [app]
+"""
+
+from collections.abc import Mapping, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgresql import (  # noqa: E402
+    PG16,
+    Connection,
+    Cursor,
+    ModuleError,
+    Outcome,
+    Secret,
+    Statement,
+    apply_statements,
+    check_role_name,
+    check_verifier,
+    connection_argument_spec,
+    fetch_all,
+    refuse_duplicates,
+    run_module,
+    server_version_num,
+    statement,
+)
+
+NO_EXPIRY = "infinity"
+# A planned statement and the role it changes (for roles_changed).
+Change = tuple[str, Statement]
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A role attribute: its pg_authid column, the value wanted, the clause that sets it."""
+
+    column: str
+    value: object
+    clause: str
+
+
+# What each kind of role must be. The clauses are the only attribute SQL the module writes.
+GROUP_ATTRIBUTES = (
+    Attribute("rolcanlogin", False, "NOLOGIN"),
+    Attribute("rolsuper", False, "NOSUPERUSER"),
+    Attribute("rolcreatedb", False, "NOCREATEDB"),
+    Attribute("rolcreaterole", False, "NOCREATEROLE"),
+    Attribute("rolinherit", False, "NOINHERIT"),
+    Attribute("rolreplication", False, "NOREPLICATION"),
+    Attribute("rolbypassrls", False, "NOBYPASSRLS"),
+)
+AUTH_USER_ATTRIBUTES = (
+    Attribute("rolcanlogin", True, "LOGIN"),
+    *GROUP_ATTRIBUTES[1:],
+    Attribute("rolconnlimit", -1, "CONNECTION LIMIT -1"),
+)
+# INHERIT is the DBA's business: an application role may rely on inheriting from its own groups.
+LOGIN_ROLE_ATTRIBUTES = tuple(
+    attribute for attribute in AUTH_USER_ATTRIBUTES if attribute.column not in ("rolinherit", "rolconnlimit")
+)
+
+_ROLE_QUERY = """
+SELECT a.rolcanlogin, a.rolsuper, a.rolcreatedb, a.rolcreaterole, a.rolinherit, a.rolreplication,
+       a.rolbypassrls, a.rolconnlimit, a.rolpassword,
+       -- NULL and 'infinity' both mean "no expiry"; PostgreSQL parses the wanted timestamp.
+       COALESCE(a.rolvaliduntil, 'infinity') OPERATOR(pg_catalog.=) %s::pg_catalog.timestamptz
+  FROM pg_catalog.pg_authid AS a
+ WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s"""
+_ROLE_COLUMNS = (
+    "rolcanlogin",
+    "rolsuper",
+    "rolcreatedb",
+    "rolcreaterole",
+    "rolinherit",
+    "rolreplication",
+    "rolbypassrls",
+    "rolconnlimit",
+    "rolpassword",
+    "valid_until_matches",
+)
+# Every membership in which one of the given roles is the group or the member.
+_MEMBERSHIPS_QUERY = """
+SELECT g.rolname::pg_catalog.text, m.rolname::pg_catalog.text,
+       pg_catalog.pg_get_userbyid(am.grantor)::pg_catalog.text
+  FROM pg_catalog.pg_auth_members AS am
+  JOIN pg_catalog.pg_authid AS g ON g.oid OPERATOR(pg_catalog.=) am.roleid
+  JOIN pg_catalog.pg_authid AS m ON m.oid OPERATOR(pg_catalog.=) am.member
+ WHERE g.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])
+    OR m.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])
+ ORDER BY 1, 2, 3"""
+# Per-role settings (ALTER ROLE ... [IN DATABASE ...] SET); database NULL: for every database.
+_SETTINGS_QUERY = """
+SELECT d.datname::pg_catalog.text
+  FROM pg_catalog.pg_db_role_setting AS s
+  JOIN pg_catalog.pg_authid AS a ON a.oid OPERATOR(pg_catalog.=) s.setrole
+  LEFT JOIN pg_catalog.pg_database AS d ON d.oid OPERATOR(pg_catalog.=) s.setdatabase
+ WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
+ ORDER BY 1 NULLS FIRST"""
+
+
+@dataclass(frozen=True)
+class LoginRole:
+    """A role to log in with: name, verifier, expiry ('infinity' for none)."""
+
+    name: str
+    verifier: str
+    valid_until: str = NO_EXPIRY
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A row of pg_auth_members, by name: ``member`` is a member of ``group``."""
+
+    group: str
+    member: str
+    grantor: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """The module's checked input."""
+
+    client_group: str
+    auth_user: LoginRole
+    roles: tuple[LoginRole, ...]
+    admin_user: str
+
+
+def parse_params(params: Mapping[str, Any]) -> Request:
+    """Check the input; raise ModuleError naming the first bad field, before any database work."""
+    group = check_role_name(params.get("client_group"), "client_group")
+    auth = params.get("auth_user") or {}
+    auth_user = LoginRole(
+        check_role_name(auth.get("name"), "auth_user.name"),
+        check_verifier(auth.get("verifier"), "auth_user.verifier"),
+    )
+    roles = tuple(
+        LoginRole(
+            check_role_name(role.get("name"), f"roles[{index}].name"),
+            check_verifier(role.get("verifier"), f"roles[{index}].verifier"),
+            role.get("valid_until") or NO_EXPIRY,
+        )
+        for index, role in enumerate(params.get("roles") or [])
+    )
+    admin = params.get("admin_user") or params.get("login_user") or "postgres"
+    request = Request(group, auth_user, roles, admin)
+    _refuse_collisions(request)
+    return request
+
+
+def _refuse_collisions(request: Request) -> None:
+    """One role, one job: the admin, the group, the auth user and each login role are distinct."""
+    refuse_duplicates((role.name for role in request.roles), "roles")
+    # Each name against the jobs taken before it, in this order.
+    taken: dict[str, str] = {request.admin_user: "the admin login (admin_user)"}
+    named = [
+        ("client_group", request.client_group),
+        ("auth_user.name", request.auth_user.name),
+        *((f"roles[{index}].name", role.name) for index, role in enumerate(request.roles)),
+    ]
+    for field, name in named:
+        if name in taken:
+            raise ModuleError(f"{field} {name!r} is also {taken[name]}")
+        taken[name] = field
+
+
+def _read_role(cursor: Cursor, name: str, valid_until: str) -> dict[str, Any] | None:
+    rows = fetch_all(cursor, _ROLE_QUERY, [valid_until, name])
+    return dict(zip(_ROLE_COLUMNS, rows[0], strict=True)) if rows else None
+
+
+def _plan_role(
+    cursor: Cursor, name: str, attributes: Sequence[Attribute], verifier: str | None, valid_until: str | None
+) -> list[Statement]:
+    """Create the role, or correct its attributes, password and expiry (None: a NOLOGIN group)."""
+    clauses = " ".join(attribute.clause for attribute in attributes)
+    current = _read_role(cursor, name, valid_until or NO_EXPIRY)
+    if current is None:
+        if verifier is None:
+            return [statement(f"CREATE ROLE %I WITH {clauses}", name)]
+        return [
+            statement(
+                f"CREATE ROLE %I WITH {clauses} PASSWORD %L VALID UNTIL %L",
+                name,
+                Secret(verifier),
+                valid_until,
+            )
+        ]
+    plan = []
+    drift = " ".join(
+        attribute.clause for attribute in attributes if current[attribute.column] != attribute.value
+    )
+    if drift:
+        plan.append(statement(f"ALTER ROLE %I WITH {drift}", name))
+    if verifier is None and current["rolpassword"] is not None:
+        plan.append(statement("ALTER ROLE %I WITH PASSWORD NULL", name))
+    if verifier is not None and current["rolpassword"] != verifier:
+        plan.append(statement("ALTER ROLE %I WITH PASSWORD %L", name, Secret(verifier)))
+    if valid_until is not None and not current["valid_until_matches"]:
+        plan.append(statement("ALTER ROLE %I WITH VALID UNTIL %L", name, valid_until))
+    return plan
+
+
+def _revoke(membership: Membership, version: int) -> Statement:
+    # From 16 on a role may hold one grant per grantor, and a superuser's REVOKE removes only the
+    # grant recorded as the bootstrap superuser's: name the grantor. Before 16 there is one grant
+    # per pair, GRANTED BY is ignored, and the grantor may even be a dropped role: leave it out.
+    if version >= PG16:
+        return statement(
+            "REVOKE %I FROM %I GRANTED BY %I CASCADE", membership.group, membership.member, membership.grantor
+        )
+    return statement("REVOKE %I FROM %I CASCADE", membership.group, membership.member)
+
+
+def _plan_memberships(cursor: Cursor, request: Request) -> list[Change]:
+    """The group holds exactly the declared roles; the auth user is in no role and holds none."""
+    version = server_version_num(cursor)
+    watched = [request.client_group, request.auth_user.name]
+    memberships = [Membership(*row) for row in fetch_all(cursor, _MEMBERSHIPS_QUERY, [watched, watched])]
+    declared = {role.name for role in request.roles}
+    unwanted = [
+        membership
+        for membership in memberships
+        if request.auth_user.name in (membership.group, membership.member)
+        or (membership.group == request.client_group and membership.member not in declared)
+    ]
+    plan = [(membership.member, _revoke(membership, version)) for membership in unwanted]
+    members = {membership.member for membership in memberships if membership.group == request.client_group}
+    plan += [
+        (role.name, statement("GRANT %I TO %I", request.client_group, role.name))
+        for role in request.roles
+        if role.name not in members
+    ]
+    return plan
+
+
+def _plan_settings_reset(cursor: Cursor, role: str) -> list[Statement]:
+    """Remove the role's ALTER ROLE ... SET settings, in every database."""
+    return [
+        statement("ALTER ROLE %I RESET ALL", role)
+        if database is None
+        else statement("ALTER ROLE %I IN DATABASE %I RESET ALL", role, database)
+        for (database,) in fetch_all(cursor, _SETTINGS_QUERY, [role])
+    ]
+
+
+def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mode: bool = False) -> Outcome:
+    """Bring the group, the auth user and the login roles to the declared state.
+
+    Returns (changed, queries with verifiers masked, {"roles_changed": [...]}).
+    """
+    request = parse_params(params)
+    auth = request.auth_user
+    plan: list[Change] = []
+    with conn.cursor() as cursor:
+        targets = [
+            (request.client_group, GROUP_ATTRIBUTES, None, None),
+            (auth.name, AUTH_USER_ATTRIBUTES, auth.verifier, NO_EXPIRY),
+            *((role.name, LOGIN_ROLE_ATTRIBUTES, role.verifier, role.valid_until) for role in request.roles),
+        ]
+        for name, attributes, verifier, valid_until in targets:
+            plan += [(name, item) for item in _plan_role(cursor, name, attributes, verifier, valid_until)]
+        plan += _plan_memberships(cursor, request)
+        plan += [(auth.name, item) for item in _plan_settings_reset(cursor, auth.name)]
+    queries = apply_statements(conn, [item for _, item in plan], check_mode=check_mode)
+    # dict.fromkeys: unique, in order of first change.
+    return bool(plan), queries, {"roles_changed": list(dict.fromkeys(role for role, _ in plan))}
+
+
+def argument_spec() -> dict[str, Any]:
+    """The module's options."""
+    login_role = {
+        "name": {"type": "str", "required": True},
+        "verifier": {"type": "str", "required": True, "no_log": True},
+    }
+    return {
+        **connection_argument_spec(),
+        "client_group": {"type": "str", "required": True},
+        "auth_user": {"type": "dict", "required": True, "options": login_role},
+        "roles": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {**login_role, "valid_until": {"type": "str"}},
+        },
+        "admin_user": {"type": "str"},
+    }
+
+
+def main() -> None:
+    """Entry point for Ansible."""
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module, ensure_login_roles)
+
+
+if __name__ == "__main__":
+    main()

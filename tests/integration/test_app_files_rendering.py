@@ -1,0 +1,123 @@
+"""The application-side files rendered by the pgbouncer_app_files role (through ansible-playbook,
+values from an inventory file), then loaded the way an application loads them: the Django snippet
+imported by Python, the environment file sourced by bash. Hostile values come back exactly as
+declared and run no code."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.playbooks import run_playbook
+
+# Each would leave a file behind if it ever ran as code (an f-string, or a quote that ends a literal).
+ROLE = "O'B \"Q\" {open('/tmp/pwned-by-role','w')}"
+APPLICATION_NAME = "it's {open('/tmp/pwned','w')} \"q\""
+DATABASES = [{"name": "app"}, {"name": "app_session", "dbname": "app", "pool_mode": "session"}]
+
+
+def render(
+    tmp_path: Path, host: str, app_databases: list[dict[str, object]]
+) -> subprocess.CompletedProcess[str]:
+    host_vars = {
+        "pgbouncer_app_files_dir": str(tmp_path / "files"),
+        "pgbouncer_app_files_host": host,
+        "pgbouncer_app_files_port": 6432,
+        "pgbouncer_databases": DATABASES,
+        "pgbouncer_roles": [{"name": ROLE, "password": "not-used", "databases": ["app", "app_session"]}],
+        "pgbouncer_app_files_databases": app_databases,
+    }
+    playbook = "- hosts: localhost\n  gather_facts: false\n  roles:\n    - pgbouncer_toolkit.pgbouncer.pgbouncer_app_files\n"
+    return run_playbook(tmp_path, host_vars, playbook)
+
+
+def source_env(path: Path) -> dict[str, str]:
+    """The variables bash sets when it sources the file (set -a), as an application would."""
+    script = f"set -a; . {json.dumps(str(path))}; env -0"
+    output = subprocess.run(["bash", "-c", script], env={}, capture_output=True, check=True).stdout
+    return dict(item.split("=", 1) for item in output.decode().split("\0") if "=" in item)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "/var/run/postgresql", "::1"])
+def test_rendered_files_load_to_exactly_the_declared_values(tmp_path, host):
+    for marker in ("/tmp/pwned", "/tmp/pwned-by-role"):
+        Path(marker).unlink(missing_ok=True)
+    declared = [
+        {
+            "alias": "default",
+            "role": ROLE,
+            "database": "app",
+            "session_database": "app_session",
+            "application_name": APPLICATION_NAME,
+        }
+    ]
+    result = render(tmp_path, host, declared)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    env = source_env(tmp_path / "files" / "database.env")
+    for variable, database in (("DATABASE_URL", "app"), ("DATABASE_URL_SESSION", "app_session")):
+        url = urllib.parse.urlsplit(env[variable])
+        assert url.scheme == "postgresql"
+        assert urllib.parse.unquote(url.username) == ROLE
+        assert urllib.parse.unquote(url.path[1:]) == database
+        assert url.port == 6432
+        expected_host = host if not host.startswith("/") else urllib.parse.quote(host, safe="")
+        assert url.hostname.lower() == expected_host.lower()
+
+    for process, database in (("web", "app"), ("migration", "app_session")):
+        os.environ["DATABASE_PASSWORD"] = "from-the-secret-store"
+        os.environ["APP_PROCESS_TYPE"] = process
+        settings = runpy.run_path(str(tmp_path / "files" / "django_databases.py"))["DATABASES"]
+        assert settings == {
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "HOST": host,
+                "PORT": "6432",
+                "NAME": database,
+                "USER": ROLE,
+                "PASSWORD": "from-the-secret-store",
+                "CONN_MAX_AGE": 0,
+                "DISABLE_SERVER_SIDE_CURSORS": True,
+                "OPTIONS": {"application_name": f"{APPLICATION_NAME}-{process}"},
+            }
+        }
+    assert not Path("/tmp/pwned").exists() and not Path("/tmp/pwned-by-role").exists()
+    assert "not-used" not in (tmp_path / "files" / "database.env").read_text()
+    assert "not-used" not in (tmp_path / "files" / "django_databases.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"alias": "Default", "role": ROLE, "database": "app"}, "pgbouncer_app_files_databases[0].alias:"),
+        ({"alias": "default\n", "role": ROLE, "database": "app"}, "pgbouncer_app_files_databases[0].alias:"),
+        (
+            {"alias": "default", "role": "nobody", "database": "app"},
+            "pgbouncer_app_files_databases[0].role: 'nobody'",
+        ),
+        (
+            {"alias": "default", "role": ROLE, "database": "nowhere"},
+            "pgbouncer_app_files_databases[0].database: 'nowhere'",
+        ),
+        (
+            {"alias": "default", "role": ROLE, "database": "app", "application_name": "a\nb"},
+            "pgbouncer_app_files_databases[0].application_name:",
+        ),
+        (
+            {"alias": "default", "role": ROLE, "database": "app", "application_name": "ü"},
+            "pgbouncer_app_files_databases[0].application_name:",
+        ),
+    ],
+)
+def test_bad_app_values_are_refused_by_name(tmp_path, entry, message):
+    result = render(tmp_path, "127.0.0.1", [entry])
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    assert message in output, output
+    assert not (tmp_path / "files").exists()

@@ -1,0 +1,49 @@
+"""Run a playbook the way an inventory drives the collection: values from a host_vars file (so
+Ansible hands them to the code as it would in production), the repository's ansible.cfg (so the
+collection resolves by its fully qualified names), against localhost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    """The environment for ansible-* commands run by the tests."""
+    return {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        **extra,
+    }
+
+
+def run_playbook(
+    tmp_path: Path, host_vars: Mapping[str, Any], playbook: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Write an inventory of localhost with ``host_vars`` and run ``playbook`` (YAML text) on it."""
+    inventory = tmp_path / "inventory"
+    (inventory / "host_vars").mkdir(parents=True, exist_ok=True)
+    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n")
+    variables = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **host_vars}
+    (inventory / "host_vars" / "localhost.yml").write_text(yaml.safe_dump(variables, allow_unicode=True))
+    (tmp_path / "playbook.yml").write_text(playbook)
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(tmp_path / "playbook.yml"), *args],
+        cwd=ROOT,
+        env=ansible_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

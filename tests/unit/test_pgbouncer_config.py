@@ -1,0 +1,484 @@
+"""Table-driven tests of the pooler-side model: the settings table, value checks that follow
+PgBouncer's parsers, and the renderer that cannot emit a line the inventory did not declare."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config as model
+
+RELEASE = "1.24.1"
+TYPES = {"integer", "boolean", "enum", "time", "size", "string", "list", "path", "mode"}
+
+# A valid pooler-side model; each case changes one thing.
+VALID = {
+    "pgbouncer_topology": "per_host",
+    "pgbouncer_listen_addr": ["127.0.0.1"],
+    "pgbouncer_listen_port": 6432,
+    "pgbouncer_unix_socket_dir": "/var/run/postgresql",
+    "pgbouncer_pool_mode": "transaction",
+    "pgbouncer_default_pool_size": 25,
+    "pgbouncer_max_client_conn": 2000,
+    "pgbouncer_limit_nofile": 16384,
+    "pgbouncer_max_prepared_statements": 200,
+    "pgbouncer_server_reset_query": "DISCARD ALL",
+    "pgbouncer_server_lifetime": 3600,
+    "pgbouncer_server_idle_timeout": 600,
+    "pgbouncer_ignore_startup_parameters": ["extra_float_digits", "options"],
+    "pgbouncer_admin_users": ["pgbouncer_admin"],
+    "pgbouncer_stats_users": [],
+    "pgbouncer_auth_type": "scram-sha-256",
+    "pgbouncer_server_host": "10.0.0.2",
+    "pgbouncer_server_port": 5432,
+    "pgbouncer_auth_user": 'Pgb Auth "Q"',
+    "pgbouncer_auth_database": "pgbouncer_auth",
+    "pgbouncer_auth_schema": "pgbouncer",
+    "pgbouncer_auth_function": "lookup",
+    "pgbouncer_client_group": "pgbouncer_clients",
+    "pgbouncer_databases": [
+        {"name": "app", "pool_size": 10},
+        {
+            "name": "reports",
+            "dbname": "Quarterly Reports",
+            "settings": {"application_name": "it's #1 = ok; ü"},
+        },
+    ],
+    "pgbouncer_roles": [
+        {"name": "app", "databases": ["app"]},
+        {"name": "celery", "databases": ["app"], "pool": {"pool_size": 3, "pool_mode": "Session"}},
+        {"name": "pgbouncer_admin"},
+    ],
+    "pgbouncer_settings": {"query_wait_timeout": 90, "log_pooler_errors": True},
+    "auth_file": "/etc/pgbouncer/userlist.txt",
+}
+
+
+def with_change(**changes):
+    inputs = copy.deepcopy(VALID)
+    inputs.update(changes)
+    return inputs
+
+
+def errors(inputs, version=RELEASE):
+    return model.pooler_config(inputs, version)[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# The settings table
+
+
+def test_table_is_consistent():
+    table = model.load_table()
+    assert table.versions[0] == "1.22.0" and table.newest == "1.26.1"
+    for section, keys in table.sections.items():
+        assert keys, section
+        for key, setting in keys.items():
+            assert setting.type in TYPES, (section, key)
+            assert model.version_key(setting.since) <= model.version_key(table.newest), (section, key)
+            if setting.type == "enum":
+                assert setting.choices_in(table.newest), (section, key)
+            if setting.min is not None and setting.max is not None:
+                assert setting.min <= setting.max, (section, key)
+            assert setting.description, (section, key)
+
+
+@pytest.mark.parametrize(
+    ("version", "key", "present"),
+    [
+        ("1.22.0", "max_prepared_statements", True),
+        ("1.22.0", "max_db_client_connections", False),
+        ("1.24.0", "max_db_client_connections", True),
+        ("1.24.1", "transaction_timeout", False),
+        ("1.25.0", "transaction_timeout", True),
+        ("1.25.2", "suspend_timeout", True),
+        ("1.26.1", "suspend_timeout", False),  # removed with online restart
+        ("1.26.0", "pool_idle_timeout", True),
+    ],
+)
+def test_keys_follow_the_release(version, key, present):
+    assert (key in model.reloadable_settings(version)) is present
+
+
+@pytest.mark.parametrize(
+    ("key", "reload"),
+    [
+        ("listen_port", False),
+        ("unix_socket_dir", False),
+        ("so_reuseport", False),
+        ("default_pool_size", True),
+    ],
+)
+def test_reload_flags(key, reload):
+    assert model.reloadable_settings(RELEASE)[key] is reload
+
+
+def test_versioned_defaults_and_choices():
+    table = model.load_table()
+    assert table.get("pgbouncer", "track_extra_parameters").default_in("1.24.1") == "IntervalStyle"
+    assert table.get("pgbouncer", "track_extra_parameters").default_in("1.26.1") == ""
+    assert "ldap" not in table.get("pgbouncer", "auth_type").choices_in("1.24.1")
+    assert "ldap" in table.get("pgbouncer", "auth_type").choices_in("1.25.0")
+
+
+# ------------------------------------------------------------------------------------------------
+# Values by type, the way PgBouncer's parsers read them
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("pgbouncer", "default_pool_size", 25, "25"),
+        ("pgbouncer", "default_pool_size", "25", "25"),
+        ("pgbouncer", "default_pool_size", "010", "10"),  # decimal: never an octal literal for strtol
+        ("pgbouncer", "log_pooler_errors", True, "1"),
+        ("pgbouncer", "log_pooler_errors", 0, "0"),
+        ("pgbouncer", "query_wait_timeout", 90, "90"),
+        ("pgbouncer", "query_wait_timeout", 0.5, "0.5"),
+        ("pgbouncer", "query_wait_timeout", "2.5", "2.5"),
+        ("pgbouncer", "pool_mode", "Transaction", "transaction"),
+        ("pgbouncer", "unix_socket_mode", 0o770, "0770"),
+        ("pgbouncer", "unix_socket_mode", "0770", "0770"),
+        ("pgbouncer", "admin_users", ["a", "b-c"], "a,b-c"),
+        ("pgbouncer", "server_reset_query", "SELECT 'x' ; -- # = \"q\" ü", "SELECT 'x' ; -- # = \"q\" ü"),
+        ("pgbouncer", "server_reset_query", "", ""),
+        ("databases", "server_lifetime", 30, "30"),
+    ],
+)
+def test_values_render_as_pgbouncer_reads_them(section, key, value, expected):
+    table = model.load_table()
+    assert model.check_setting(table, section, key, value, RELEASE, "x")[1] == expected
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("pgbouncer", "default_pool_size", -1, "-1 is out of range (0 to"),
+        ("pgbouncer", "default_pool_size", 10**12, "1000000000000 is out of range"),
+        ("pgbouncer", "default_pool_size", "0x10", "must be an integer"),
+        ("pgbouncer", "default_pool_size", "lots", "must be an integer"),
+        ("pgbouncer", "default_pool_size", True, "got a boolean"),
+        ("pgbouncer", "default_pool_size", 2.5, "must be an integer"),
+        ("pgbouncer", "log_pooler_errors", "on", "must be a boolean"),
+        ("pgbouncer", "log_pooler_errors", 2, "must be a boolean"),
+        ("pgbouncer", "query_wait_timeout", -1, "-1 is out of range (0 to"),
+        ("pgbouncer", "query_wait_timeout", "-1", "must be a number of seconds"),
+        ("pgbouncer", "query_wait_timeout", "1e9", "must be a number of seconds"),
+        ("pgbouncer", "query_wait_timeout", float("inf"), "finite"),
+        ("pgbouncer", "pool_mode", "sometimes", "must be one of session, transaction, statement"),
+        ("pgbouncer", "unix_socket_mode", "0999", "file mode"),
+        ("pgbouncer", "admin_users", ["a b"], "holds whitespace or a comma"),
+        ("pgbouncer", "admin_users", ["a,b"], "holds whitespace or a comma"),
+        ("pgbouncer", "admin_users", ["Public"], "reserved role name"),
+        ("pgbouncer", "ignore_startup_parameters", ["bad-name"], "is not a parameter name"),
+        ("pgbouncer", "listen_addr", ["10.0.0.1 #"], "holds whitespace"),
+        ("pgbouncer", "auth_hba_file", "relative/hba.conf", "must be an absolute path"),
+        ("pgbouncer", "auth_hba_file", "/dev/zero", "points into /dev"),
+        ("pgbouncer", "server_reset_query", "DISCARD ALL\nauth_type = trust", "line break"),
+        ("pgbouncer", "server_reset_query", "DISCARD ALL\r", "line break"),
+        ("pgbouncer", "server_reset_query", " DISCARD ALL", "leading or trailing whitespace"),
+        ("pgbouncer", "server_reset_query", "DISCARD\u2028ALL", "line break"),
+        ("pgbouncer", "tcp_keepcnt", 128, "out of range"),
+        ("pgbouncer", "transaction_timeout", 5, "was added in 1.25.0"),
+        ("pgbouncer", "no_such_key", 1, "is not a PgBouncer [pgbouncer] setting"),
+        ("databases", "application_name", "", "must not be empty"),
+        ("databases", "reserve_pool_size", -1, "out of range"),
+        ("databases", "server_lifetime", 1.5, "whole number of seconds"),
+        ("users", "pool_mode", "sometimes", "must be one of"),
+    ],
+)
+def test_values_pgbouncer_would_misread_are_refused(section, key, value, message):
+    table = model.load_table()
+    with pytest.raises(
+        model.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+    ):
+        model.check_setting(table, section, key, value, RELEASE, "where")
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole model
+
+
+def test_valid_model_renders_one_line_per_declared_key():
+    errs, sections = model.pooler_config(VALID, RELEASE)
+    assert errs == []
+    text = model.render_ini(sections, "; header")
+    assert sections["databases"] == {
+        "pgbouncer_auth": "dbname='pgbouncer_auth' host='10.0.0.2' port=5432",
+        "app": "dbname='app' host='10.0.0.2' port=5432 pool_size=10",
+        "reports": "dbname='Quarterly Reports' host='10.0.0.2' port=5432 application_name='it''s #1 = ok; ü'",
+    }
+    assert sections["users"] == {"celery": "pool_size=3 pool_mode='session'"}
+    assert sections["pgbouncer"]["auth_user"] == 'Pgb Auth "Q"'
+    assert sections["pgbouncer"]["auth_query"] == 'SELECT username, password FROM "pgbouncer"."lookup"($1)'
+    assert sections["pgbouncer"]["auth_dbname"] == "pgbouncer_auth"
+    content = [line for line in text.splitlines() if line and not line.startswith(";")]
+    assert len(content) == sum(len(entries) + 1 for entries in sections.values())
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"pgbouncer_listen_port": 80}, "pgbouncer_listen_port: 80 is not a usable TCP port (1024-65535)"),
+        ({"pgbouncer_listen_port": 70000}, "pgbouncer_listen_port: 70000 is not a usable TCP port"),
+        ({"pgbouncer_server_port": 0}, "pgbouncer_server_port: 0 is not a usable TCP port"),
+        ({"pgbouncer_listen_addr": ["0.0.0.0"]}, "the per_host topology listens on loopback only"),
+        ({"pgbouncer_listen_addr": ["::"]}, "the per_host topology listens on loopback only"),
+        ({"pgbouncer_auth_type": "trust"}, "pgbouncer_auth_type: must be one of scram-sha-256, md5, hba"),
+        ({"pgbouncer_server_host": "db #1"}, "pgbouncer_server_host: 'db #1' is not a host name"),
+        (
+            {"pgbouncer_server_host": "db\n[pgbouncer]"},
+            "pgbouncer_server_host: 'db\\n[pgbouncer]' holds a line break",
+        ),
+        ({"pgbouncer_server_host": "10.0.0.1,db-2.example"}, None),
+        ({"pgbouncer_server_host": "/var/run/postgresql"}, None),
+        (
+            {"pgbouncer_auth_user": "Public"},
+            "pgbouncer_auth_user: must not be the reserved role name 'Public'",
+        ),
+        ({"pgbouncer_auth_user": "pg_auth"}, "pgbouncer_auth_user: must not start with 'pg_'"),
+        ({"pgbouncer_auth_user": "auth\n"}, "pgbouncer_auth_user: must not contain control characters"),
+        (
+            {"pgbouncer_auth_database": "pgbouncer"},
+            "pgbouncer_auth_database: 'pgbouncer' is PgBouncer's admin console",
+        ),
+        (
+            {"pgbouncer_auth_database": "Auth DB"},
+            "pgbouncer_auth_database: 'Auth DB' cannot be an entry name",
+        ),
+        ({"pgbouncer_auth_schema": "x" * 64}, "pgbouncer_auth_schema: must be at most 63 bytes"),
+        (
+            {"pgbouncer_admin_users": ["nobody"]},
+            "pgbouncer_admin_users: 'nobody' is not declared in pgbouncer_roles",
+        ),
+        (
+            {"pgbouncer_settings": {"user": "root"}},
+            "pgbouncer_settings.user: not settable in pgbouncer_settings",
+        ),
+        ({"pgbouncer_settings": {"auth_file": "/tmp/x"}}, "pgbouncer_settings.auth_file: not settable"),
+        ({"pgbouncer_settings": {"listen_port": 1}}, "set it with pgbouncer_listen_port"),
+        ({"pgbouncer_settings": {"conffile": "/etc/x"}}, "pgbouncer_settings.conffile: not settable"),
+        ({"pgbouncer_settings": {"peer_id": 3}}, "pgbouncer_settings.peer_id: not settable"),
+        (
+            {"pgbouncer_limit_nofile": 1000},
+            "pgbouncer_limit_nofile: 1000 must exceed pgbouncer_max_client_conn",
+        ),
+        ({"pgbouncer_max_prepared_statements": 0}, "pgbouncer_max_prepared_statements: must be above 0"),
+        (
+            {"pgbouncer_databases": [{"name": "*"}]},
+            "pgbouncer_databases[0].name: '*' would make a catch-all entry",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "PgBouncer"}]},
+            "pgbouncer_databases[0].name: 'pgbouncer' is reserved",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "pgbouncer_auth"}]},
+            "'pgbouncer_auth' is reserved for the auth database",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "a"}, {"name": "a"}]},
+            "pgbouncer_databases[1].name: 'a' is declared twice",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "my db"}]},
+            "pgbouncer_databases[0].name: 'my db' cannot be an entry name",
+        ),
+        ({"pgbouncer_databases": [{"name": "ü"}]}, "cannot be an entry name for PgBouncer 1.24.1"),
+        ({"pgbouncer_databases": [{"name": "a", "dbname": "a\nb"}]}, "pgbouncer_databases[0].dbname:"),
+        (
+            {"pgbouncer_databases": [{"name": "a", "host": "x y"}]},
+            "pgbouncer_databases[0].host: 'x y' is not",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "a", "port": 0}]},
+            "pgbouncer_databases[0].port: 0 is not a usable",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "a", "host": ""}]},
+            "pgbouncer_databases[0].host: must not be empty",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "a", "pool_size": -1}]},
+            "pgbouncer_databases[0].pool_size: -1 is out",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "a", "settings": {"password": "x"}}]},
+            "pgbouncer_databases[0].settings.password: no secret goes into pgbouncer.ini",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "a", "settings": {"auth_query": "SELECT 1"}}]},
+            "pgbouncer_databases[0].settings.auth_query: the lookup is",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "a", "settings": {"max_db_connections": "lots"}}]},
+            "pgbouncer_databases[0].settings.max_db_connections: must be an integer, got 'lots'",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": "a", "databases": ["nope"]}]},
+            "pgbouncer_roles[0].databases[0]: 'nope'",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": 'Pgb Auth "Q"'}]},
+            "pgbouncer_roles[0].name: 'Pgb Auth \"Q\"' is the auth user",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": "a"}, {"name": "a"}]},
+            "pgbouncer_roles[1].name: 'a' is declared twice",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": "App Role", "pool": {"pool_size": 3}}]},
+            "pgbouncer_roles[0].name: 'App Role' cannot be an entry name for PgBouncer 1.24.1",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": "a", "pool": {"bogus": 1}}]},
+            "pgbouncer_roles[0].pool.bogus: 'bogus' is not",
+        ),
+    ],
+)
+def test_model_errors_name_the_variable(changes, message):
+    found = errors(with_change(**changes))
+    if message is None:
+        assert found == []
+    else:
+        assert any(message in error for error in found), found
+
+
+def test_quoted_entry_names_are_accepted_from_1_25():
+    inputs = with_change(
+        pgbouncer_databases=[{"name": "my db #1"}],
+        pgbouncer_roles=[{"name": "App Role", "pool": {"pool_size": 3}}, {"name": "pgbouncer_admin"}],
+    )
+    errs, sections = model.pooler_config(inputs, "1.25.0")
+    assert errs == []
+    text = model.render_ini(sections)
+    assert "'my db #1' = dbname='my db #1'" in text
+    assert "'App Role' = pool_size=3" in text
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "x\nauth_type = trust",
+        "x\r\nlisten_addr = 0.0.0.0",
+        "x\x00y",
+        "x\x85y",
+        "x\u2029y",
+        "x\x1b[2J",
+    ],
+)
+@pytest.mark.parametrize(
+    "place",
+    [
+        "pgbouncer_server_reset_query",
+        "pgbouncer_unix_socket_dir",
+        "pgbouncer_server_host",
+        "pgbouncer_auth_user",
+        "pgbouncer_auth_database",
+        "pgbouncer_auth_schema",
+        "pgbouncer_auth_function",
+        "listen_addr",
+        "ignore_startup_parameters",
+        "setting",
+        "database name",
+        "database dbname",
+        "database host",
+        "database setting",
+        "role pool",
+    ],
+)
+def test_no_value_can_add_a_line(place, hostile):
+    """Every value that reaches pgbouncer.ini, whatever variable it comes from, is refused by name
+    when it holds a line break or another control character: nothing is rendered."""
+    inputs = copy.deepcopy(VALID)
+    if place.startswith("pgbouncer_"):
+        inputs[place] = hostile
+    elif place == "listen_addr":
+        inputs["pgbouncer_listen_addr"] = [hostile]
+    elif place == "ignore_startup_parameters":
+        inputs["pgbouncer_ignore_startup_parameters"] = [hostile]
+    elif place == "setting":
+        inputs["pgbouncer_settings"] = {"server_check_query": hostile}
+    elif place == "role pool":
+        inputs["pgbouncer_roles"][1]["pool"] = {"pool_mode": hostile}
+    else:
+        field = place.split()[1]
+        entry = {"name": "extra"}
+        if field == "setting":
+            entry["settings"] = {"connect_query": hostile}
+        else:
+            entry[field] = hostile
+        inputs["pgbouncer_databases"].append(entry)
+    found, _ = model.pooler_config(inputs, RELEASE)
+    assert found, f"{place} accepted {hostile!r}"
+
+
+def test_render_refuses_a_value_spanning_lines():
+    with pytest.raises(model.ConfigError, match="spans more than one line"):
+        model.render_ini({"pgbouncer": {"x": "1\ny = 2"}})
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ([("dbname", "app", False), ("port", "5432", True)], "dbname='app' port=5432"),
+        ([("dbname", "it's", False)], "dbname='it''s'"),
+        ([("application_name", "a b=c #d", False)], "application_name='a b=c #d'"),
+    ],
+)
+def test_connection_strings_quote_every_text_value(pairs, expected):
+    assert model.connstr(pairs) == expected
+
+
+def test_userlist_escapes_quotes_and_refuses_line_breaks():
+    assert model.userlist('Pgb "Q"', 'pa"ss') == '"Pgb ""Q""" "pa""ss"\n'
+    with pytest.raises(model.ConfigError, match="pgbouncer_auth_password: must not contain line breaks"):
+        model.userlist("auth", "pass\nword")
+    with pytest.raises(model.ConfigError, match="longer than 1024 bytes"):
+        model.userlist("auth", "x" * 1025)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("[pgbouncer]\nlisten_port = 6432\n", "[pgbouncer]\nlisten_port = 6433\n", ["listen_port"]),
+        ("[pgbouncer]\ndefault_pool_size = 1\n", "[pgbouncer]\ndefault_pool_size = 2\n", []),
+        ("[pgbouncer]\n", "[pgbouncer]\nso_reuseport = 1\n", ["so_reuseport"]),
+        (None, "[pgbouncer]\nlisten_addr = 127.0.0.1\n", ["listen_addr"]),
+        ("[databases]\napp = host=a\n[pgbouncer]\n", "[databases]\napp = host=b\n[pgbouncer]\n", []),
+    ],
+)
+def test_restart_keys_come_from_the_table(old, new, expected):
+    assert model.restart_keys(old, new, RELEASE) == expected
+
+
+@pytest.mark.parametrize(
+    ("policy", "source", "expected"),
+    [
+        ("pgbouncer:\n  Installed: 1.24.1-1+deb13u2\n  Candidate: 1.24.1-1+deb13u2\n", "distro", "1.24.1"),
+        ("pgbouncer:\n  Installed: (none)\n  Candidate: 1.18.0-1\n", "distro", "1.18.0"),
+        ("pgbouncer:\n  Installed: (none)\n  Candidate: 1:1.25.2-1.pgdg13+1\n", "distro", "1.25.2"),
+        ("pgbouncer:\n  Installed: (none)\n  Candidate: (none)\n", "distro", "0"),
+        ("", "distro", "0"),
+        ("pgbouncer:\n  Installed: (none)\n  Candidate: (none)\n", "pgdg", "1.26.1"),
+    ],
+)
+def test_target_version(policy, source, expected):
+    assert model.target_version(policy, source) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://apt.postgresql.org/pub/repos/apt", True),
+        ("http://10.0.0.5:8080/apt", True),
+        ("https://example.org/apt\nTrusted: yes", False),
+        ("https://example.org/a pt", False),
+        ("file:///etc", False),
+        ("https://user:pw@example.org/", False),
+        ("ftp://example.org", False),
+    ],
+)
+def test_url_errors(url, ok):
+    assert (model.url_errors(url, "v") == []) is ok

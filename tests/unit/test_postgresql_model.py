@@ -1,0 +1,239 @@
+"""Table-driven tests of the PostgreSQL side's first-play checks and pg_hba.conf block, and the block
+read back by a real PostgreSQL (pg_hba_file_rules)."""
+
+from __future__ import annotations
+
+import copy
+
+import psycopg
+import pytest
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pg_hba, postgresql_model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import ConfigError
+
+VALID = {
+    "pgbouncer_auth_user": "pgbouncer_auth",
+    "pgbouncer_auth_password": "auth-password",
+    "pgbouncer_auth_database": "pgbouncer_auth",
+    "pgbouncer_auth_schema": "pgbouncer",
+    "pgbouncer_auth_function": "lookup",
+    "pgbouncer_client_group": "pgbouncer_clients",
+    "pgbouncer_databases": [
+        {"name": "app", "owner": "app"},
+        {"name": "app_session", "dbname": "app"},
+        {"name": "reports", "dbname": "Quarterly Reports"},
+        {"name": "elsewhere", "host": "10.9.9.9"},
+    ],
+    "pgbouncer_roles": [
+        {"name": "app", "password": "p1", "databases": ["app", "app_session"]},
+        {
+            "name": 'Report Writer "Q"',
+            "password": "p2",
+            "databases": ["reports"],
+            "valid_until": "2030-01-31",
+        },
+        {"name": "pgbouncer_admin", "password": "p3"},
+    ],
+    "pgbouncer_postgresql_login_user": "postgres",
+    "pgbouncer_postgresql_login_host": "",
+    "pgbouncer_postgresql_manage_hba": True,
+    "pgbouncer_postgresql_client_addresses": ["10.0.0.5/32", "10.0.0.6"],
+    "pgbouncer_postgresql_hba_allow_everywhere": False,
+}
+
+
+def with_change(**changes):
+    inputs = copy.deepcopy(VALID)
+    inputs.update(changes)
+    return inputs
+
+
+def test_valid_inputs_have_no_errors():
+    assert postgresql_model.postgresql_side_errors(VALID) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"pgbouncer_auth_user": "Public"}, "pgbouncer_auth_user: must not be the reserved role name"),
+        ({"pgbouncer_auth_user": "CURRENT_USER"}, "pgbouncer_auth_user: must not be the reserved role name"),
+        ({"pgbouncer_auth_user": "pg_monitor"}, "pgbouncer_auth_user: must not start with 'pg_'"),
+        ({"pgbouncer_auth_user": "a\n"}, "pgbouncer_auth_user: must not contain control characters"),
+        ({"pgbouncer_client_group": "pgbouncer_auth"}, "must be three different roles"),
+        ({"pgbouncer_postgresql_login_user": "pgbouncer_clients"}, "must be three different roles"),
+        ({"pgbouncer_auth_password": "x" * 1025}, "pgbouncer_auth_password: longer than 1024 bytes"),
+        ({"pgbouncer_auth_password": ""}, "pgbouncer_auth_password: must be a non-empty string"),
+        (
+            {"pgbouncer_postgresql_login_host": "db #1"},
+            "pgbouncer_postgresql_login_host: 'db #1' is not a host",
+        ),
+        (
+            {"pgbouncer_roles": [*VALID["pgbouncer_roles"], {"name": "postgres", "password": "x"}]},
+            "pgbouncer_roles[3].name: 'postgres' is the admin login",
+        ),
+        (
+            {"pgbouncer_roles": [*VALID["pgbouncer_roles"], {"name": "pgbouncer_clients", "password": "x"}]},
+            "pgbouncer_roles[3].name: 'pgbouncer_clients' is the client group",
+        ),
+        (
+            {"pgbouncer_roles": [*VALID["pgbouncer_roles"], {"name": "app", "password": "x"}]},
+            "pgbouncer_roles[3].name: 'app' is declared twice",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": "a", "password": "p\x00"}]},
+            "pgbouncer_roles[0].password: must not contain",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": "a", "password": "p", "databases": ["x"]}]},
+            "pgbouncer_roles[0].databases[0]",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": "a", "password": "p", "valid_until": "soon"}]},
+            "valid_until: 'soon' must be",
+        ),
+        (
+            {"pgbouncer_roles": [{"name": "a", "password": "p", "valid_until": "2030-01-01\n"}]},
+            "valid_until:",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "x", "dbname": "pgbouncer_auth"}]},
+            "pgbouncer_databases[0].dbname",
+        ),
+        (
+            {
+                "pgbouncer_databases": [
+                    {"name": "a", "owner": "o1"},
+                    {"name": "b", "dbname": "a", "owner": "o2"},
+                ]
+            },
+            "database 'a' is given two owners",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "a", "owner": 'x"\nCREATE ROLE evil'}]},
+            "pgbouncer_databases[0].owner:",
+        ),
+        (
+            {"pgbouncer_postgresql_client_addresses": ["10.0.0.5/33"]},
+            "'10.0.0.5/33' is not an address or a network",
+        ),
+        ({"pgbouncer_postgresql_client_addresses": ["10.0.0.5/32\n"]}, "holds a line break"),
+        ({"pgbouncer_postgresql_client_addresses": ["0.0.0.0/0"]}, "'0.0.0.0/0' admits every address"),
+        ({"pgbouncer_postgresql_client_addresses": ["::/0"]}, "'::/0' admits every address"),
+        ({"pgbouncer_postgresql_client_addresses": []}, "no PgBouncer host address to admit"),
+    ],
+)
+def test_errors_name_the_variable(changes, message):
+    errors = postgresql_model.postgresql_side_errors(with_change(**changes))
+    assert any(message in error for error in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("2030-01-31", True), ("2030-01-31 12:00:00+00", True), ("infinity", True)]
+)
+def test_valid_until_forms(value, ok):
+    roles = [{"name": "a", "password": "p", "valid_until": value}]
+    assert (postgresql_model.postgresql_side_errors(with_change(pgbouncer_roles=roles)) == []) is ok
+
+
+def test_catch_all_address_needs_the_explicit_variable():
+    inputs = with_change(
+        pgbouncer_postgresql_client_addresses=["0.0.0.0/0"], pgbouncer_postgresql_hba_allow_everywhere=True
+    )
+    assert postgresql_model.postgresql_side_errors(inputs) == []
+
+
+def test_databases_grants_and_addresses_derive_from_the_model():
+    assert postgresql_model.server_databases(VALID["pgbouncer_databases"]) == [
+        {"name": "app", "owner": "app"},
+        {"name": "Quarterly Reports", "owner": None},
+    ]
+    assert postgresql_model.grant_list(VALID["pgbouncer_roles"], VALID["pgbouncer_databases"]) == [
+        {"database": "app", "role": "app"},
+        {"database": "Quarterly Reports", "role": 'Report Writer "Q"'},
+    ]
+    hostvars = {
+        "a": {"pgbouncer_address": "192.0.2.7"},
+        "b": {"ansible_facts": {"default_ipv4": {"address": "10.0.0.6"}}},
+        "c": {"ansible_facts": {"default_ipv6": {"address": "fd00::6"}}},
+    }
+    assert postgresql_model.host_addresses(["a", "b", "c"], hostvars) == [
+        "192.0.2.7/32",
+        "10.0.0.6/32",
+        "fd00::6/128",
+    ]
+    with pytest.raises(ConfigError, match=r"d: no address for pg_hba\.conf"):
+        postgresql_model.host_addresses(["d"], {"d": {}})
+
+
+def test_hba_block_quotes_every_name():
+    lines = pg_hba.hba_rules(
+        'Pgb Auth "Q"',
+        "PgB-Auth.DB",
+        {'Report Writer "Q"': ["Quarterly Reports"], "+group": ["all"]},
+        ["10.0.0.5"],
+    )
+    # A quoted "all" or "+group" is a name, not a keyword or a group match.
+    assert lines == [
+        'host "PgB-Auth.DB" "Pgb Auth ""Q""" 10.0.0.5/32 scram-sha-256',
+        'host all "Pgb Auth ""Q""" all reject',
+        'host "all" "+group" 10.0.0.5/32 scram-sha-256',
+        'host "Quarterly Reports" "Report Writer ""Q""" 10.0.0.5/32 scram-sha-256',
+    ]
+
+
+@pytest.mark.parametrize("role", ["all", "Public", "pg_monitor", "a\nb"])
+def test_hba_block_refuses_role_names_it_cannot_keep_literal(role):
+    with pytest.raises(ConfigError):
+        pg_hba.hba_rules("auth", "auth_db", {role: ["app"]}, ["10.0.0.5"])
+
+
+def test_hba_block_read_back_by_postgresql(postgresql_server):
+    """PostgreSQL's own tokenizer reads each rendered line as exactly the declared names."""
+    lines = pg_hba.hba_rules(
+        'Pgb Auth "Q"',
+        "PgB-Auth.DB",
+        {'Report Writer "Q"': ["Quarterly Reports", "app"], "user,with,commas": ["all"]},
+        ["10.0.0.5/32", "fd00::/64"],
+    )
+    with psycopg.connect(
+        host=postgresql_server["socket_dir"],
+        port=postgresql_server["port"],
+        user="postgres",
+        dbname="postgres",
+    ) as conn:
+        hba_file = conn.execute("SHOW hba_file").fetchone()[0]
+        with open(hba_file, encoding="utf-8") as handle:
+            original = handle.read()
+        try:
+            with open(hba_file, "a", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+            first = len(original.splitlines()) + 1
+            rows = conn.execute(
+                "SELECT database, user_name, address, netmask, auth_method, error FROM pg_hba_file_rules"
+                " WHERE line_number >= %s ORDER BY line_number",
+                (first,),
+            ).fetchall()
+        finally:
+            with open(hba_file, "w", encoding="utf-8") as handle:
+                handle.write(original)
+    assert [row[5] for row in rows] == [None] * len(lines)
+    assert rows[0][:5] == (["PgB-Auth.DB"], ['Pgb Auth "Q"'], "10.0.0.5", "255.255.255.255", "scram-sha-256")
+    assert rows[2][:5] == (["all"], ['Pgb Auth "Q"'], "all", None, "reject")
+    report_rows = [row for row in rows if row[1] == ['Report Writer "Q"']]
+    assert {tuple(row[0]) for row in report_rows} == {("Quarterly Reports", "app")}
+    assert {row[2] for row in report_rows} == {"10.0.0.5", "fd00::"}
+    comma_rows = [row for row in rows if row[1] == ["user,with,commas"]]
+    assert comma_rows and all(row[0] == ["all"] for row in comma_rows)
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("10.0.0.5", "10.0.0.5/32"),
+        ("10.0.0.0/24", "10.0.0.0/24"),
+        ("10.0.0.5/24", "10.0.0.0/24"),
+        ("fd00::1", "fd00::1/128"),
+    ],
+)
+def test_addresses_are_parsed_not_matched(address, expected):
+    assert pg_hba.check_address(address, "x") == expected
