@@ -8,20 +8,19 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config as model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_show import (
+    show_config_value,
+)
 
 
-def config_errors(
-    inputs: Mapping[str, Any], version: str, instance: Mapping[str, Any] | None = None
-) -> list[str]:
+def config_errors(inputs: Mapping[str, Any], version: str, process: int = 1) -> list[str]:
     """Every problem with the pooler-side inputs for PgBouncer ``version``, each naming its variable."""
-    return model.pooler_config(inputs, str(version), instance)[0]
+    return model.pooler_config(inputs, str(version), int(process))[0]
 
 
-def ini(
-    inputs: Mapping[str, Any], version: str, instance: Mapping[str, Any] | None = None, header: str = ""
-) -> str:
-    """pgbouncer.ini for ``inputs`` (refuses to render anything config_errors would report)."""
-    errors, sections = model.pooler_config(inputs, str(version), instance)
+def ini(inputs: Mapping[str, Any], version: str, process: int = 1, header: str = "") -> str:
+    """pgbouncer-<process>.ini for ``inputs`` (refuses to render anything config_errors would report)."""
+    errors, sections = model.pooler_config(inputs, str(version), int(process))
     if errors:
         raise AnsibleFilterError("; ".join(errors))
     return model.render_ini(sections, header)
@@ -43,9 +42,29 @@ def deb822_field(value: object) -> str:
         raise AnsibleFilterError(str(exc)) from None
 
 
-def restart_keys(old_text: str | None, new_text: str, version: str) -> list[str]:
-    """[pgbouncer] keys that differ between two files and that RELOAD does not apply."""
-    return model.restart_keys(old_text, new_text, str(version))
+def process_settings(process: int, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What sets process ``process`` apart (unix_socket_dir, pidfile, peer_id, so_reuseport, peers)."""
+    try:
+        return model.process_settings(
+            inputs.get("pgbouncer_processes", 1),
+            inputs.get("pgbouncer_unix_socket_dir"),
+            inputs.get("pgbouncer_listen_port"),
+            int(process),
+        )
+    except model.ConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def show_config_expected(inputs: Mapping[str, Any], version: str, process: int = 1) -> dict[str, str]:
+    """The [pgbouncer] keys of pgbouncer-<process>.ini as SHOW CONFIG displays them when loaded."""
+    errors, sections = model.pooler_config(inputs, str(version), int(process))
+    if errors:
+        raise AnsibleFilterError("; ".join(errors))
+    table = model.load_table()
+    return {
+        key: show_config_value(table.get("pgbouncer", key).type, text)
+        for key, text in sections["pgbouncer"].items()
+    }
 
 
 class FilterModule:
@@ -59,7 +78,8 @@ class FilterModule:
             "password_errors": model.password_errors,
             "quote_ident": model.quote_ident,
             "reloadable_settings": lambda version: model.reloadable_settings(str(version)),
-            "restart_keys": restart_keys,
+            "process_settings": process_settings,
+            "show_config_expected": show_config_expected,
             "target_version": model.target_version,
             "url_errors": model.url_errors,
             "userlist": userlist,

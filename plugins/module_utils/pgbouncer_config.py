@@ -210,12 +210,32 @@ def check_section_name(value: object, where: str, *, kind: str, version: str) ->
     return text
 
 
+# sun_path holds 108 bytes with its NUL: the directory plus "/.s.PGSQL.<port>" must fit in 107,
+# or PgBouncer binds a truncated path outside the directory.
+SUN_PATH_MAX = 107
+
+
+def check_socket_dir(value: object, where: str, port: object = 65535) -> str:
+    """A unix socket directory PgBouncer reads as one directory: an absolute path without a comma
+    (a comma makes a host value a list) and short enough for its socket file."""
+    text = check_path(value, where)
+    if "," in text:
+        raise ConfigError(f"{where}: {text!r} contains a comma, which PgBouncer reads as a list of hosts")
+    socket = f"{text.rstrip('/')}/.s.PGSQL.{port}"
+    if len(socket.encode()) > SUN_PATH_MAX:
+        raise ConfigError(
+            f"{where}: {text!r} is too long for a unix socket ({socket!r} is "
+            f"{len(socket.encode())} bytes, at most {SUN_PATH_MAX})"
+        )
+    return text
+
+
 def check_host(value: object, where: str) -> str:
     """What a PgBouncer ``host`` can be: host names and IP addresses, comma-separated, or one
     absolute unix socket directory."""
     text = check_text(value, where)
     if text.startswith("/"):
-        return check_path(text, where)
+        return check_socket_dir(text, where)
     for part in text.split(","):
         if not is_host_or_address(part):
             raise ConfigError(
@@ -313,6 +333,13 @@ def normalize(setting: Setting, value: object, where: str, version: str) -> str:
             raise ConfigError(f"{where}: must be a finite number of seconds, got {value!r}")
         if setting.integer_only and not number.is_integer():
             raise ConfigError(f"{where}: must be a whole number of seconds here, got {value!r}")
+        # PgBouncer keeps whole microseconds, truncated: 1e-7 would become 0 (off), 1.0000001 be 1.
+        usec = number * 1_000_000
+        if abs(usec - round(usec)) > 1e-6 * max(1.0, usec) or math.trunc(usec) != round(usec):
+            raise ConfigError(
+                f"{where}: {value!r} is not a whole number of microseconds (PgBouncer would round it "
+                "down, a value below 1 microsecond to 0, which turns the timeout off)"
+            )
         _bounded(number, setting, where)
         return _number_text(number)
     if kind == "enum":
@@ -575,17 +602,55 @@ def auth_query(schema: str, function: str) -> str:
     return f"SELECT username, password FROM {quote_ident(schema)}.{quote_ident(function)}($1)"
 
 
-def pooler_config(
-    inputs: Mapping[str, Any], version: str, instance: Mapping[str, Any] | None = None
-) -> tuple[list[str], dict[str, dict[str, str]]]:
-    """Check the inventory model and build pgbouncer.ini's sections: (errors, sections).
+MAX_PROCESSES = 16
+# Processes after the first put their unix socket (and every process its pidfile) here; the
+# systemd template unit creates it as RuntimeDirectory=pgbouncer-%i.
+PROCESS_RUN_DIR = "/run/pgbouncer-{process}"
 
-    ``inputs`` holds the role variables by name; ``instance`` the per-process values
-    (unix_socket_dir, pidfile, peer_id, so_reuseport, peers).
+
+def process_settings(processes: object, socket_dir: object, port: object, process: int) -> dict[str, Any]:
+    """The [pgbouncer] keys and [peers] that set process ``process`` of ``processes`` apart.
+
+    Every process listens on the same port with so_reuseport; each has its own unix socket
+    directory (the first keeps pgbouncer_unix_socket_dir, so clients of the socket find it where
+    they always did), pidfile and peer_id, and all share one [peers] list, so a cancel request
+    the kernel hands to another process is forwarded to the one that holds the query.
+    """
+    count = _integer(processes, "pgbouncer_processes")
+    if not 1 <= count <= MAX_PROCESSES:
+        raise ConfigError(f"pgbouncer_processes: {count} is not between 1 and {MAX_PROCESSES}")
+    if not 1 <= process <= count:
+        raise ConfigError(f"process {process} is not one of the {count} processes")
+
+    def socket_of(number: int) -> object:
+        return socket_dir if number == 1 else PROCESS_RUN_DIR.format(process=number)
+
+    return {
+        "unix_socket_dir": socket_of(process),
+        "pidfile": PROCESS_RUN_DIR.format(process=process) + "/pgbouncer.pid",
+        "so_reuseport": "1",
+        "peer_id": str(process),
+        "peers": {number: {"host": socket_of(number), "port": port} for number in range(1, count + 1)},
+    }
+
+
+def pooler_config(
+    inputs: Mapping[str, Any], version: str, process: int = 1
+) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Check the inventory model and build pgbouncer.ini's sections for process ``process``
+    (1 to pgbouncer_processes): (errors, sections). ``inputs`` holds the role variables by name.
     """
     table = load_table()
     errors: list[str] = []
     pgbouncer: dict[str, str] = {}
+    instance = collect(
+        errors,
+        process_settings,
+        inputs.get("pgbouncer_processes", 1),
+        inputs.get("pgbouncer_unix_socket_dir", "/var/run/postgresql"),
+        inputs.get("pgbouncer_listen_port", 6432),
+        process,
+    )
 
     def setting(section: str, key: str, value: object, where: str) -> str | None:
         result = collect(errors, check_setting, table, section, key, value, version, where)
@@ -597,7 +662,17 @@ def pooler_config(
             if text is not None:
                 pgbouncer[key] = text
 
-    collect(errors, _port, inputs.get("pgbouncer_listen_port", 6432), "pgbouncer_listen_port", 1024)
+    listen_port = collect(
+        errors, _port, inputs.get("pgbouncer_listen_port", 6432), "pgbouncer_listen_port", 1024
+    )
+    if inputs.get("pgbouncer_unix_socket_dir") is not None:
+        collect(
+            errors,
+            check_socket_dir,
+            inputs["pgbouncer_unix_socket_dir"],
+            "pgbouncer_unix_socket_dir",
+            listen_port or 65535,
+        )
     if inputs.get("pgbouncer_topology", "per_host") == "per_host":
         outside = [a for a in _as_list(inputs.get("pgbouncer_listen_addr")) if not _is_loopback(str(a))]
         if outside:
@@ -632,9 +707,20 @@ def pooler_config(
     roles = _as_list(inputs.get("pgbouncer_roles"))
     role_names = [role.get("name") for role in roles if isinstance(role, Mapping)]
     databases_section: dict[str, str] = {}
-    if auth_db is not None and server_host is not None and server_port is not None:
+    auth_pool = collect(
+        errors, _integer, inputs.get("pgbouncer_auth_pool_size", 2), "pgbouncer_auth_pool_size"
+    )
+    if auth_pool is not None and not 1 <= auth_pool <= 100:
+        errors.append(f"pgbouncer_auth_pool_size: {auth_pool} is not between 1 and 100")
+    if auth_db is not None and server_host is not None and server_port is not None and auth_pool is not None:
+        # Only auth_query's lookups use this entry: a small pool, counted in the budget.
         databases_section[ini_key(auth_db)] = connstr(
-            [("dbname", auth_db, False), ("host", server_host, False), ("port", str(server_port), True)]
+            [
+                ("dbname", auth_db, False),
+                ("host", server_host, False),
+                ("port", str(server_port), True),
+                ("pool_size", str(auth_pool), True),
+            ]
         )
     entry_names: set[str] = set()
     for index, entry in enumerate(_as_list(inputs.get("pgbouncer_databases"))):
@@ -693,7 +779,7 @@ def pooler_config(
     for key, value in dict(instance or {}).items():
         if key == "peers":
             continue
-        text = setting("pgbouncer", key, value, f"process setting {key}")
+        text = setting("pgbouncer", key, value, f"process {process}'s {key}")
         if text is not None:
             pgbouncer[key] = text
     _check_limits(inputs, errors)
@@ -704,7 +790,7 @@ def pooler_config(
     peers = dict((instance or {}).get("peers") or {})
     if peers:
         sections["peers"] = {
-            str(peer_id): collect(errors, _peer_entry, table, version, peer, f"peer {peer_id}") or ""
+            str(peer_id): collect(errors, _peer_entry, table, version, peer, f"[peers] {peer_id}") or ""
             for peer_id, peer in sorted(peers.items())
         }
     sections["pgbouncer"] = dict(sorted(pgbouncer.items()))
@@ -804,8 +890,21 @@ def _peer_entry(table: SettingsTable, version: str, peer: Mapping[str, Any], whe
     return connstr(pairs)
 
 
+# Role variables that are not PgBouncer settings, and their bounds.
+SERVICE_VARIABLES = {
+    "pgbouncer_stop_timeout": (1, 3600),
+    "pgbouncer_login_timeout": (1, 600),
+    "pgbouncer_restart_throttle": (1, 10000),
+}
+
+
 def _check_limits(inputs: Mapping[str, Any], errors: list[str]) -> None:
-    """Values that pass their type but cannot work together."""
+    """Values that pass their type but cannot work together, and the service's own variables."""
+    for variable, (low, high) in SERVICE_VARIABLES.items():
+        if variable in inputs:
+            number = collect(errors, _integer, inputs[variable], variable)
+            if number is not None and not low <= number <= high:
+                errors.append(f"{variable}: {number} is not between {low} and {high}")
     try:
         nofile = _integer(inputs.get("pgbouncer_limit_nofile", 16384), "pgbouncer_limit_nofile")
         clients = _integer(inputs.get("pgbouncer_max_client_conn", 100), "pgbouncer_max_client_conn")
@@ -825,33 +924,3 @@ def _check_limits(inputs: Mapping[str, Any], errors: list[str]) -> None:
             "pgbouncer_max_prepared_statements: must be above 0 in transaction mode, or protocol-level "
             "prepared statements fail"
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Reading a file back (for the reload-or-restart decision)
-
-
-def parse_ini(text: str | None) -> dict[str, dict[str, str]]:
-    """{section: {key: value}} the way libusual reads it: comments start a line, last value wins."""
-    sections: dict[str, dict[str, str]] = {}
-    current: dict[str, str] | None = None
-    for line in (text or "").splitlines():
-        stripped = line.strip()
-        if not stripped or stripped[0] in ";#":
-            continue
-        if stripped.startswith("["):
-            current = sections.setdefault(stripped[1:].split("]", 1)[0], {})
-            continue
-        key, sep, value = stripped.partition("=")
-        if sep and current is not None:
-            current[key.strip().strip("'")] = value.strip()
-    return sections
-
-
-def restart_keys(old_text: str | None, new_text: str, version: str) -> list[str]:
-    """The [pgbouncer] keys that differ between two files and that RELOAD leaves as they were."""
-    table = load_table()
-    old = parse_ini(old_text).get("pgbouncer", {})
-    new = parse_ini(new_text).get("pgbouncer", {})
-    changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
-    return [key for key in changed if (setting := table.get("pgbouncer", key)) is None or not setting.reload]

@@ -6,21 +6,23 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/env.sh
 source "$here/../env.sh"
 app_password="$(sed -n 's/^lab_app_password: //p' tests/lab/inventory/group_vars/all/secrets.yml)"
-admin_password="$(sed -n 's/^lab_admin_password: //p' tests/lab/inventory/group_vars/all/secrets.yml)"
 
-echo "== proof: pgbench -S -M prepared, 30 clients x 200 transactions through PgBouncer on pgbt-lab-app1 (pool_size 10)"
+echo "== proof: pgbench -S -M prepared, 50 clients x 200 transactions through PgBouncer on pgbt-lab-app1"
+echo "   (2 PgBouncer processes on port 6432, pool_size 20 each: at most 40 server connections)"
 podman exec pgbt-lab-db runuser -u postgres -- sh -c \
   "pgbench -i -s 1 -q app >/dev/null 2>&1 && psql -XAtq -d app -c 'GRANT ALL ON ALL TABLES IN SCHEMA public TO app'"
 podman exec -e PGPASSWORD="$app_password" pgbt-lab-app1 \
-  pgbench -h 127.0.0.1 -p 6432 -U app -S -M prepared -c 30 -j 30 -t 200 -n app 2>/dev/null \
+  pgbench -h 127.0.0.1 -p 6432 -U app -S -M prepared -c 50 -j 10 -t 200 -n app 2>/dev/null \
   | grep -E 'clients|processed|failed|tps'
 echo "server connections PostgreSQL has for database app, by client address:"
 podman exec pgbt-lab-db runuser -u postgres -- psql -XA -F ' ' -d postgres -c \
   "SELECT client_addr, count(*) AS server_connections FROM pg_stat_activity WHERE datname = 'app' GROUP BY 1"
-echo "SHOW POOLS on pgbt-lab-app1 (admin console):"
-podman exec -e PGPASSWORD="$admin_password" pgbt-lab-app1 \
-  psql -XA -F '|' -h 127.0.0.1 -p 6432 -U pgbouncer_admin -d pgbouncer -c "SHOW POOLS" \
-  | awk -F'|' 'NF > 15 { printf "%-16s %-16s %-10s %-10s %-8s %-8s %s\n", $1, $2, $3, $4, $7, $10, $16 }'
+for socket in /var/run/postgresql /run/pgbouncer-2; do
+  echo "SHOW POOLS of the process on $socket, pgbt-lab-app1 (console over its unix socket, as postgres):"
+  podman exec pgbt-lab-app1 runuser -u postgres -- \
+    psql -XA -F '|' -h "$socket" -p 6432 -U pgbouncer -d pgbouncer -c "SHOW POOLS" \
+    | awk -F'|' 'NF > 15 { printf "%-16s %-16s %-10s %-10s %-8s %-8s %s\n", $1, $2, $3, $4, $7, $10, $16 }'
+done
 
 cat <<HELP
 
@@ -28,7 +30,9 @@ cat <<HELP
   podman exec -it pgbt-lab-app1 bash                     # an application host
   PGPASSWORD='<lab_app_password>' psql -h 127.0.0.1 -p 6432 -U app app          # through PgBouncer (TCP)
   PGPASSWORD='<lab_app_password>' psql -h /var/run/postgresql -p 6432 -U app app  # (unix socket)
-  PGPASSWORD='<lab_admin_password>' psql -h 127.0.0.1 -p 6432 -U pgbouncer_admin pgbouncer  # admin console
+  PGPASSWORD='<lab_admin_password>' psql -h 127.0.0.1 -p 6432 -U pgbouncer_admin pgbouncer  # admin console (any process)
+  runuser -u postgres -- psql -h /run/pgbouncer-2 -p 6432 -U pgbouncer pgbouncer   # process 2's console
   Passwords: tests/lab/inventory/group_vars/all/secrets.yml (lab only).
   Re-deploy: make lab-deploy      Tear down: make lab-down
+  Rolling restart: source tests/env.sh && ansible-playbook -i tests/lab/inventory playbooks/rolling_restart.yml
 HELP

@@ -205,7 +205,7 @@ def test_valid_model_renders_one_line_per_declared_key():
     assert errs == []
     text = model.render_ini(sections, "; header")
     assert sections["databases"] == {
-        "pgbouncer_auth": "dbname='pgbouncer_auth' host='10.0.0.2' port=5432",
+        "pgbouncer_auth": "dbname='pgbouncer_auth' host='10.0.0.2' port=5432 pool_size=2",
         "app": "dbname='app' host='10.0.0.2' port=5432 pool_size=10",
         "reports": "dbname='Quarterly Reports' host='10.0.0.2' port=5432 application_name='it''s #1 = ok; ü'",
     }
@@ -440,17 +440,72 @@ def test_userlist_escapes_quotes_and_refuses_line_breaks():
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "expected"),
+    ("processes", "process", "expected"),
     [
-        ("[pgbouncer]\nlisten_port = 6432\n", "[pgbouncer]\nlisten_port = 6433\n", ["listen_port"]),
-        ("[pgbouncer]\ndefault_pool_size = 1\n", "[pgbouncer]\ndefault_pool_size = 2\n", []),
-        ("[pgbouncer]\n", "[pgbouncer]\nso_reuseport = 1\n", ["so_reuseport"]),
-        (None, "[pgbouncer]\nlisten_addr = 127.0.0.1\n", ["listen_addr"]),
-        ("[databases]\napp = host=a\n[pgbouncer]\n", "[databases]\napp = host=b\n[pgbouncer]\n", []),
+        pytest.param(
+            1,
+            1,
+            {
+                "unix_socket_dir": "/var/run/postgresql",
+                "pidfile": "/run/pgbouncer-1/pgbouncer.pid",
+                "so_reuseport": "1",
+                "peer_id": "1",
+                "peers": {1: {"host": "/var/run/postgresql", "port": 6432}},
+            },
+            id="one process keeps the socket where clients look for it",
+        ),
+        pytest.param(
+            3,
+            2,
+            {
+                "unix_socket_dir": "/run/pgbouncer-2",
+                "pidfile": "/run/pgbouncer-2/pgbouncer.pid",
+                "so_reuseport": "1",
+                "peer_id": "2",
+                "peers": {
+                    1: {"host": "/var/run/postgresql", "port": 6432},
+                    2: {"host": "/run/pgbouncer-2", "port": 6432},
+                    3: {"host": "/run/pgbouncer-3", "port": 6432},
+                },
+            },
+            id="each further process has its own socket, pidfile and peer id; peers are shared",
+        ),
     ],
 )
-def test_restart_keys_come_from_the_table(old, new, expected):
-    assert model.restart_keys(old, new, RELEASE) == expected
+def test_process_settings(processes, process, expected):
+    assert model.process_settings(processes, "/var/run/postgresql", 6432, process) == expected
+
+
+@pytest.mark.parametrize(
+    ("processes", "message"),
+    [
+        (0, "pgbouncer_processes: 0 is not between 1 and 16"),
+        (17, "pgbouncer_processes: 17 is not between 1 and 16"),
+        ("two", "pgbouncer_processes: must be an integer"),
+    ],
+)
+def test_process_count_is_bounded(processes, message):
+    errors, _ = model.pooler_config({**VALID, "pgbouncer_processes": processes}, RELEASE)
+    assert any(message in error for error in errors), errors
+
+
+def test_every_process_file_has_the_same_peers_and_its_own_identity():
+    inputs = {**VALID, "pgbouncer_processes": 2}
+    files = [model.pooler_config(inputs, RELEASE, process) for process in (1, 2)]
+    assert [errors for errors, _ in files] == [[], []]
+    first, second = (sections for _, sections in files)
+    assert (
+        first["peers"]
+        == second["peers"]
+        == {
+            "1": "host='/var/run/postgresql' port=6432",
+            "2": "host='/run/pgbouncer-2' port=6432",
+        }
+    )
+    assert (first["pgbouncer"]["peer_id"], second["pgbouncer"]["peer_id"]) == ("1", "2")
+    assert first["pgbouncer"]["unix_socket_dir"] == "/var/run/postgresql"
+    assert second["pgbouncer"]["unix_socket_dir"] == "/run/pgbouncer-2"
+    assert first["databases"] == second["databases"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,745 @@
+"""The server-connection budget: how many PostgreSQL connections the poolers can hold at worst.
+
+Every PgBouncer process keeps its own pools, one per ([databases] entry, user) pair that a client
+uses, and opens server connections for a pool up to the pool's limits (PgBouncer's
+``launch_new_connection``, src/objects.c, and ``pool_pool_size``/``pool_res_pool_size``,
+src/server.c). This module counts, from the same inventory model ``pooler_config`` renders, the
+most connections all processes on all pooler hosts can hold at once, and compares that with what
+the PostgreSQL server has for them.
+
+Counting rules, each PgBouncer's own:
+
+- A pool exists for each pgbouncer_databases entry and each role whose ``databases`` lists that
+  entry (pg_hba and CONNECT refuse every other pair, so no other pool ever holds a connection),
+  plus the auth_query pool (see :func:`worst_case`).
+- Pool size: the role's ``pool.pool_size`` ([users], 1.23+), else the entry's ``pool_size``, else
+  ``pgbouncer_default_pool_size`` (unset: PgBouncer's default 20). The first level that is set
+  wins, 0 included.
+- Reserve: the role's ``pool.reserve_pool_size``, else the entry's ``settings.reserve_pool_size``,
+  else ``pgbouncer_settings.reserve_pool_size`` (default 0). PgBouncer uses no reserve at all when
+  ``reserve_pool_timeout`` is 0, and neither does this count.
+- A pool size of 0 means unlimited (PgBouncer 1.24+; before that such a pool opened almost
+  nothing, so unlimited is the safe reading): its reserve does not matter and only a cap bounds it.
+- Caps, per process: all pools of one entry together hold at most max_db_connections (the entry's
+  ``settings.max_db_connections``, else ``pgbouncer_settings.max_db_connections``); all pools of
+  one role together at most max_user_connections (the role's ``pool.max_user_connections``, else
+  ``pgbouncer_settings.max_user_connections``). 0 or unset = no cap. The caps count the reserve too
+  (PgBouncer checks them after granting a reserve connection). An entry, not a PostgreSQL database,
+  is what max_db_connections counts: two entries with the same dbname have a cap each.
+- With caps, the worst case is the largest set of connections every limit allows at once: a
+  maximum flow from the entries (capacity max_db_connections) through the pools (capacity pool
+  size + reserve) to the roles (capacity max_user_connections). It is exact, not a sum of minima.
+- Per host: that per-process worst case times the host's processes; hosts add up.
+- Not counted: connections PgBouncer opens only to send a cancel request (the server treats them
+  before they take a max_connections slot), and entries whose ``host`` or ``port`` is not
+  pgbouncer_server_host/port (they use another server's budget; each is listed in ``notes``).
+
+Values may be strings or Ansible-tagged ints and are read with pgbouncer_config's ``_integer``. A
+value that is not an integer, or is negative, is counted as unset (the next level applies) and
+named in ``notes``; pooler_config reports it as an error before anything is deployed. The budget
+never raises on a bad inventory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
+    ConfigError,
+    _as_list,
+    _integer,
+    load_table,
+)
+
+HEADROOM_VARIABLE = "pgbouncer_postgresql_budget_headroom"
+ACCEPT_RISK_VARIABLE = "pgbouncer_postgresql_budget_accept_risk"
+PROCESSES_VARIABLE = "pgbouncer_processes"
+DEFAULT_POOL_SIZE_VARIABLE = "pgbouncer_default_pool_size"
+# How many pools an over-budget message names, largest first.
+LARGEST_NAMED = 5
+
+
+class Row(TypedDict):
+    """One pool as it exists on one or more pooler hosts with the same sizes."""
+
+    pool: str  # "entry / role", "(auth_query)" added for the lookup pool
+    database: str  # the pgbouncer_databases entry (or pgbouncer_auth_database)
+    role: str
+    auth_query: bool
+    pool_size: int  # 0 = unlimited
+    reserve: int  # 0 when reserve_pool_timeout is 0
+    per_process: int | None  # pool_size + reserve; None = unlimited
+    per_process_worst: int | None  # what the pool holds per process at worst, after the caps
+    capped: bool  # a cap holds this pool's entry or role below what its pools could open
+    host_names: list[str]
+    hosts: int
+    processes: list[int]  # per host, in host_names order
+    worst_case: int | None  # per_process_worst x sum(processes); None = unbounded
+    share: float | None  # % of the available connections; None when there are none
+    size_variable: str  # the variable its pool size comes from
+    reserve_variable: str | None  # the variable its reserve comes from (None: no reserve)
+    cap_variables: list[str]  # the caps that hold it
+
+
+class Cap(TypedDict):
+    """A max_db_connections or max_user_connections that holds pools below their sizes."""
+
+    variable: str
+    scope: str  # "entry 'app'" or "role 'celery'"
+    limit: int
+    demand: int | None  # what its pools could open per process without it; None = unlimited
+    host_names: list[str]
+
+
+class Report(TypedDict):
+    rows: list[Row]
+    total: int | None  # None when a pool is unbounded
+    available: int | None  # None when the server or headroom values cannot be read
+    headroom: int | None  # as read; None when it cannot be read
+    caps: list[Cap]
+    unbounded: list[str]  # one error per unbounded pool, naming the variable
+    notes: list[str]  # values counted as unset, entries not counted
+
+
+@dataclass(frozen=True)
+class _Pool:
+    database: str
+    role: str
+    auth_query: bool
+    pool_size: int
+    size_variable: str
+    reserve: int
+    reserve_variable: str | None
+    db_cap: int  # 0 = none
+    db_cap_variable: str | None
+    user_cap: int
+    user_cap_variable: str | None
+
+    @property
+    def bound(self) -> int | None:
+        return None if self.pool_size == 0 else self.pool_size + self.reserve
+
+    @property
+    def label(self) -> str:
+        return f"{self.database} / {self.role}" + (" (auth_query)" if self.auth_query else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the inventory
+
+
+def _count(value: object, where: str, notes: list[str]) -> int | None:
+    """``value`` as a count (0 or more), or None when unset or unreadable (noted)."""
+    if value is None:
+        return None
+    try:
+        number = _integer(value, where)
+    except ConfigError as exc:
+        notes.append(f"{exc}; counted as unset")
+        return None
+    if number < 0:
+        notes.append(f"{where}: {number} is negative; counted as unset")
+        return None
+    return number
+
+
+def _first(*levels: tuple[int | None, str]) -> tuple[int | None, str]:
+    """The first level that is set: (value, variable)."""
+    for value, variable in levels:
+        if value is not None:
+            return value, variable
+    return levels[-1]
+
+
+def _cap(*levels: tuple[int | None, str]) -> tuple[int, str | None]:
+    """PgBouncer's cap lookup: a level set to 0 (or unset) defers to the next; 0 at the end = none."""
+    for value, variable in levels:
+        if value:
+            return value, variable
+    return 0, None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _reserve_off(settings: Mapping[str, Any], notes: list[str]) -> bool:
+    """Whether reserve_pool_timeout is 0, which turns every reserve pool off."""
+    value = settings.get("reserve_pool_timeout")
+    if value is None or isinstance(value, bool):
+        return False
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        notes.append(f"pgbouncer_settings.reserve_pool_timeout: {value!r} is not a number; counted as unset")
+        return False
+    return math.isfinite(seconds) and seconds == 0
+
+
+def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
+    """Every pool one PgBouncer process of a host with role variables ``inputs`` can have."""
+    settings = _mapping(inputs.get("pgbouncer_settings"))
+    compiled_default = _integer(load_table().get("pgbouncer", "default_pool_size").default, "default")
+    default_size = _count(inputs.get(DEFAULT_POOL_SIZE_VARIABLE), DEFAULT_POOL_SIZE_VARIABLE, notes)
+    default = (compiled_default if default_size is None else default_size, DEFAULT_POOL_SIZE_VARIABLE)
+    reserve_off = _reserve_off(settings, notes)
+    global_reserve = (
+        _count(settings.get("reserve_pool_size"), "pgbouncer_settings.reserve_pool_size", notes),
+        "pgbouncer_settings.reserve_pool_size",
+    )
+    global_db_cap = (
+        _count(settings.get("max_db_connections"), "pgbouncer_settings.max_db_connections", notes),
+        "pgbouncer_settings.max_db_connections",
+    )
+    global_user_cap = (
+        _count(settings.get("max_user_connections"), "pgbouncer_settings.max_user_connections", notes),
+        "pgbouncer_settings.max_user_connections",
+    )
+    server_host = inputs.get("pgbouncer_server_host")
+    server_port = _count(inputs.get("pgbouncer_server_port", 5432), "pgbouncer_server_port", notes)
+
+    def pool(
+        database: str,
+        role: str,
+        auth: bool,
+        size: tuple[int | None, str],
+        reserve: tuple[int | None, str],
+        db_cap: tuple[int, str | None],
+        user_cap: tuple[int, str | None],
+    ) -> _Pool:
+        size_value, size_variable = size
+        reserve_value, reserve_variable = reserve
+        if reserve_off or not reserve_value or not size_value:
+            reserve_value, reserve_variable = 0, None
+        db_limit, db_variable = db_cap
+        user_limit, user_variable = user_cap
+        return _Pool(
+            database,
+            role,
+            auth,
+            int(size_value or 0),
+            size_variable,
+            int(reserve_value),
+            reserve_variable,
+            db_limit,
+            db_variable,
+            user_limit,
+            user_variable,
+        )
+
+    entries: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(_as_list(inputs.get("pgbouncer_databases"))):
+        where = f"pgbouncer_databases[{index}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            notes.append(f"{where}: not a mapping with a name; not counted")
+            continue
+        name = str(entry["name"])
+        if name in entries:
+            notes.append(f"{where}: {name!r} is declared twice; counted once")
+            continue
+        host, port = entry.get("host"), _count(entry.get("port"), f"{where}.port", notes)
+        if (host is not None and str(host) != str(server_host)) or (port is not None and port != server_port):
+            notes.append(
+                f"{where} ({name}): its host or port is not pgbouncer_server_host/port; its pools use "
+                "another server's budget and are not counted here"
+            )
+            continue
+        entry_settings = _mapping(entry.get("settings"))
+        entries[name] = {
+            "size": (_count(entry.get("pool_size"), f"{where}.pool_size", notes), f"{where}.pool_size"),
+            "reserve": (
+                _count(entry_settings.get("reserve_pool_size"), f"{where}.settings.reserve_pool_size", notes),
+                f"{where}.settings.reserve_pool_size",
+            ),
+            "db_cap": _cap(
+                (
+                    _count(
+                        entry_settings.get("max_db_connections"),
+                        f"{where}.settings.max_db_connections",
+                        notes,
+                    ),
+                    f"{where}.settings.max_db_connections",
+                ),
+                global_db_cap,
+            ),
+        }
+
+    # (entry index, role index, pool): sorted so pools come entry by entry, as declared.
+    pools: list[tuple[int, int, _Pool]] = []
+    seen_roles: set[str] = set()
+    for index, role in enumerate(_as_list(inputs.get("pgbouncer_roles"))):
+        where = f"pgbouncer_roles[{index}]"
+        if not isinstance(role, Mapping) or not isinstance(role.get("name"), str) or not role["name"]:
+            notes.append(f"{where}: not a mapping with a name; not counted")
+            continue
+        name = str(role["name"])
+        if name in seen_roles:
+            notes.append(f"{where}: {name!r} is declared twice; counted once")
+            continue
+        seen_roles.add(name)
+        user = _mapping(role.get("pool"))
+        size = (_count(user.get("pool_size"), f"{where}.pool.pool_size", notes), f"{where}.pool.pool_size")
+        reserve = (
+            _count(user.get("reserve_pool_size"), f"{where}.pool.reserve_pool_size", notes),
+            f"{where}.pool.reserve_pool_size",
+        )
+        user_cap = _cap(
+            (
+                _count(user.get("max_user_connections"), f"{where}.pool.max_user_connections", notes),
+                f"{where}.pool.max_user_connections",
+            ),
+            global_user_cap,
+        )
+        allowed: list[str] = []
+        for database in _as_list(role.get("databases")):
+            if isinstance(database, str) and str(database) in entries and str(database) not in allowed:
+                allowed.append(str(database))
+        for database in allowed:
+            entry = entries[database]
+            made = pool(
+                database,
+                name,
+                False,
+                _first(size, entry["size"], default),
+                _first(reserve, entry["reserve"], global_reserve),
+                entry["db_cap"],
+                user_cap,
+            )
+            pools.append((list(entries).index(database), index, made))
+    result = [made for _, _, made in sorted(pools, key=lambda item: item[:2])]
+
+    auth_user, auth_db = inputs.get("pgbouncer_auth_user"), inputs.get("pgbouncer_auth_database")
+    if isinstance(auth_user, str) and auth_user and isinstance(auth_db, str) and auth_db:
+        # pooler_config renders the auth entry with pool_size = pgbouncer_auth_pool_size and no
+        # other settings, and refuses the auth user in pgbouncer_roles.
+        auth_size = (
+            _count(inputs.get("pgbouncer_auth_pool_size", 2), "pgbouncer_auth_pool_size", notes),
+            "pgbouncer_auth_pool_size",
+        )
+        result.append(
+            pool(
+                str(auth_db),
+                str(auth_user),
+                True,
+                auth_size,
+                global_reserve,
+                _cap(global_db_cap),
+                _cap(global_user_cap),
+            )
+        )
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The worst case of one process
+
+
+def _worst_per_process(pools: Sequence[_Pool]) -> list[int | None]:
+    """Per pool, what it holds in one worst-case state of one process (None = unbounded).
+
+    A maximum flow entries -> pools -> roles. It starts from an even filling (every pool grows
+    alike until a limit stops it), so where a cap binds the rows share it rather than the first
+    pool taking all; augmenting paths then make the total the exact maximum.
+    """
+    result: list[int | None] = [None] * len(pools)
+    members = [i for i, p in enumerate(pools) if p.bound is not None or p.db_cap or p.user_cap]
+    big = 1 + sum(p.bound or 0 for p in pools) + sum({p.database: p.db_cap for p in pools}.values())
+    big += sum({p.role: p.user_cap for p in pools}.values())
+    capacity = {i: pools[i].bound or big for i in members}
+    db_cap = {pools[i].database: pools[i].db_cap or big for i in members}
+    user_cap = {pools[i].role: pools[i].user_cap or big for i in members}
+    flow = dict.fromkeys(members, 0)
+    db_used: Counter[str] = Counter()
+    user_used: Counter[str] = Counter()
+
+    def room(i: int) -> int:
+        p = pools[i]
+        return min(
+            capacity[i] - flow[i],
+            db_cap[p.database] - db_used[p.database],
+            user_cap[p.role] - user_used[p.role],
+        )
+
+    def add(i: int, amount: int) -> None:
+        flow[i] += amount
+        db_used[pools[i].database] += amount
+        user_used[pools[i].role] += amount
+
+    # Even filling: each round adds the same amount to every pool that can still grow, or one
+    # connection each (in declaration order) when a limit has less left than pools sharing it.
+    active = [i for i in members if room(i) > 0]
+    while active:
+        per_db = Counter(pools[i].database for i in active)
+        per_user = Counter(pools[i].role for i in active)
+        step = min(
+            min(capacity[i] - flow[i] for i in active),
+            min((db_cap[d] - db_used[d]) // n for d, n in per_db.items()),
+            min((user_cap[u] - user_used[u]) // n for u, n in per_user.items()),
+        )
+        for i in active:
+            if step:
+                add(i, step)
+            elif room(i) > 0:
+                add(i, 1)
+        active = [i for i in active if room(i) > 0]
+
+    # Augmenting paths (Edmonds-Karp) from that flow to the maximum.
+    by_db: dict[str, list[int]] = {}
+    by_user: dict[str, list[int]] = {}
+    for i in members:
+        by_db.setdefault(pools[i].database, []).append(i)
+        by_user.setdefault(pools[i].role, []).append(i)
+    while True:
+        parent: dict[tuple[str, str], tuple[tuple[str, str], int, int] | None] = {}
+        queue: deque[tuple[str, str]] = deque()
+        for database in by_db:
+            if db_cap[database] - db_used[database] > 0:
+                parent["db", database] = None
+                queue.append(("db", database))
+        end = None
+        while queue and end is None:
+            kind, name = queue.popleft()
+            if kind == "db":
+                for i in by_db[name]:
+                    node = ("role", pools[i].role)
+                    if capacity[i] - flow[i] > 0 and node not in parent:
+                        parent[node] = (("db", name), i, 1)
+                        if user_cap[node[1]] - user_used[node[1]] > 0:
+                            end = node
+                            break
+                        queue.append(node)
+            else:
+                for i in by_user[name]:
+                    node = ("db", pools[i].database)
+                    if flow[i] > 0 and node not in parent:
+                        parent[node] = (("role", name), i, -1)
+                        queue.append(node)
+        if end is None:
+            break
+        path: list[tuple[int, int]] = []
+        node, step = end, user_cap[end[1]] - user_used[end[1]]
+        while (link := parent[node]) is not None:
+            node, i, direction = link
+            path.append((i, direction))
+            step = min(step, capacity[i] - flow[i] if direction > 0 else flow[i])
+        step = min(step, db_cap[node[1]] - db_used[node[1]])
+        db_used[node[1]] += step
+        user_used[end[1]] += step
+        for i, direction in path:
+            flow[i] += direction * step
+    for i in members:
+        result[i] = flow[i]
+    return result
+
+
+def _binding_caps(pools: Sequence[_Pool]) -> list[tuple[str, str, int, int | None]]:
+    """The caps below what their pools could open: (variable, scope, limit, demand or None)."""
+    caps: list[tuple[str, str, int, int | None]] = []
+    for attribute, kind in (("database", "entry"), ("role", "role")):
+        groups: dict[str, list[_Pool]] = {}
+        for p in pools:
+            groups.setdefault(getattr(p, attribute), []).append(p)
+        for name, members in groups.items():
+            limit = members[0].db_cap if kind == "entry" else members[0].user_cap
+            variable = members[0].db_cap_variable if kind == "entry" else members[0].user_cap_variable
+            if not limit or variable is None:
+                continue
+            bounds = [p.bound for p in members]
+            demand = None if None in bounds else sum(b or 0 for b in bounds)
+            if demand is None or demand > limit:
+                caps.append((variable, f"{kind} {name!r}", limit, demand))
+    return caps
+
+
+# --------------------------------------------------------------------------------------------
+# The budget
+
+
+def available_connections(server: Mapping[str, Any], headroom: object) -> tuple[int | None, str, list[str]]:
+    """(available, the arithmetic as text, problems): max_connections - superuser_reserved_connections
+    - reserved_connections - headroom; None when a value cannot be read."""
+    problems: list[str] = []
+    values: dict[str, int] = {}
+    server = _mapping(server)
+    for key, required in (
+        ("max_connections", True),
+        ("superuser_reserved_connections", True),
+        ("reserved_connections", False),
+    ):
+        value = server.get(key)
+        if value is None and not required:
+            values[key] = 0  # PostgreSQL before 16 has no reserved_connections
+            continue
+        try:
+            values[key] = _integer(value, f"server {key}")
+        except ConfigError as exc:
+            problems.append(str(exc))
+    try:
+        values["headroom"] = _integer(headroom, HEADROOM_VARIABLE)
+        if values["headroom"] < 0:
+            problems.append(f"{HEADROOM_VARIABLE}: {values['headroom']} must be 0 or more")
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        return None, "cannot be computed: " + "; ".join(problems), problems
+    available = (
+        values["max_connections"]
+        - values["superuser_reserved_connections"]
+        - values["reserved_connections"]
+        - values["headroom"]
+    )
+    text = (
+        f"max_connections {values['max_connections']} - superuser_reserved_connections "
+        f"{values['superuser_reserved_connections']} - reserved_connections {values['reserved_connections']} "
+        f"- headroom {values['headroom']} = {available}"
+    )
+    return available, text, []
+
+
+def _share(connections: int | None, available: int | None) -> float | None:
+    if connections is None or available is None or available <= 0:
+        return None
+    return round(100 * connections / available, 1)
+
+
+def worst_case(
+    poolers: Sequence[Mapping[str, Any]], server: Mapping[str, Any], headroom: object = 0
+) -> Report:
+    """The most server connections the poolers can hold at once, pool by pool.
+
+    ``poolers``: one mapping per pooler host, {"host": name, "processes": count (else the inputs'
+    pgbouncer_processes, else 1), "inputs": the role variables pooler_config takes}. ``server``:
+    {"max_connections", "superuser_reserved_connections", "reserved_connections"} (postgresql_facts);
+    with ``headroom`` it gives ``available`` and each row's ``share`` of it.
+
+    The auth_query pool (pgbouncer_auth_user on pgbouncer_auth_database) is counted like any other
+    pool because it is one: PgBouncer runs every lookup on server connections of that pool, sized
+    by default_pool_size (the toolkit gives that entry no pool_size of its own). During a login
+    storm (clients reconnecting after a restart or failover) each process opens up to that many
+    lookup connections, and they stay open until server_idle_timeout.
+
+    Rows are ordered by entry, then role, in declaration order, the auth_query pool last; hosts
+    whose pool has the same sizes share a row. See the module docstring for the counting rules.
+    """
+    notes: list[str] = []
+    rows: dict[tuple[Any, ...], Row] = {}
+    order: dict[tuple[Any, ...], tuple[int, int, int]] = {}
+    database_order: dict[str, int] = {}
+    pair_order: dict[tuple[str, str], int] = {}
+    caps: dict[tuple[str, str, int, int | None], list[str]] = {}
+    unbounded: dict[str, list[str]] = {}
+    available, _, _ = available_connections(server, headroom)
+
+    for index, pooler in enumerate(_as_list(poolers)):
+        if not isinstance(pooler, Mapping):
+            notes.append(f"pooler {index}: not a mapping; not counted")
+            continue
+        host = str(pooler.get("host") or f"pooler {index}")
+        inputs = _mapping(pooler.get("inputs"))
+        host_notes: list[str] = []
+        processes_value = pooler.get("processes", inputs.get(PROCESSES_VARIABLE, 1))
+        processes = _count(processes_value, PROCESSES_VARIABLE, host_notes)
+        if not processes:
+            host_notes.append(f"{PROCESSES_VARIABLE}: counted as 1 process")
+            processes = 1
+        pools = _pools(inputs, host_notes)
+        notes.extend(f"{host}: {note}" for note in host_notes)
+        worst = _worst_per_process(pools)
+        host_caps = _binding_caps(pools)
+        for cap in host_caps:
+            caps.setdefault(cap, []).append(host)
+        for p, per_process_worst in zip(pools, worst, strict=True):
+            database_order.setdefault(p.database, len(database_order))
+            pair_order.setdefault((p.database, p.role), len(pair_order))
+            cap_variables = [
+                variable
+                for variable, scope, _, _ in host_caps
+                if scope in (f"entry {p.database!r}", f"role {p.role!r}")
+            ]
+            if per_process_worst is None:
+                message = (
+                    f"{p.label}: {p.size_variable} makes its pool size 0, which PgBouncer 1.24+ reads as "
+                    f"unlimited, and no max_db_connections (pgbouncer_settings or the entry's settings) or "
+                    f"max_user_connections (pgbouncer_settings or the role's pool) caps it: its server "
+                    f"connections are unbounded. Set a positive pool size or one of those caps"
+                )
+                unbounded.setdefault(message, []).append(host)
+            key = (
+                p.database,
+                p.role,
+                p.auth_query,
+                p.pool_size,
+                p.reserve,
+                per_process_worst,
+                *cap_variables,
+            )
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = Row(
+                    pool=p.label,
+                    database=p.database,
+                    role=p.role,
+                    auth_query=p.auth_query,
+                    pool_size=p.pool_size,
+                    reserve=p.reserve,
+                    per_process=p.bound,
+                    per_process_worst=per_process_worst,
+                    capped=bool(cap_variables),
+                    host_names=[],
+                    hosts=0,
+                    processes=[],
+                    worst_case=None if per_process_worst is None else 0,
+                    share=None,
+                    size_variable=p.size_variable,
+                    reserve_variable=p.reserve_variable,
+                    cap_variables=cap_variables,
+                )
+                order[key] = (int(p.auth_query), database_order[p.database], pair_order[p.database, p.role])
+            row["host_names"].append(host)
+            row["hosts"] += 1
+            row["processes"].append(processes)
+            if per_process_worst is not None and row["worst_case"] is not None:
+                row["worst_case"] += per_process_worst * processes
+
+    ordered = [rows[key] for key in sorted(rows, key=order.__getitem__)]
+    for row in ordered:
+        row["share"] = _share(row["worst_case"], available)
+    total = None if unbounded else sum(row["worst_case"] or 0 for row in ordered)
+    return Report(
+        rows=ordered,
+        total=total,
+        available=available,
+        headroom=_count(headroom, HEADROOM_VARIABLE, []),
+        caps=[
+            Cap(variable=variable, scope=scope, limit=limit, demand=demand, host_names=hosts)
+            for (variable, scope, limit, demand), hosts in caps.items()
+        ],
+        unbounded=[f"{message} (on {', '.join(hosts)})" for message, hosts in unbounded.items()],
+        notes=notes,
+    )
+
+
+def _processes_text(processes: Sequence[int]) -> str:
+    return str(processes[0]) if len(set(processes)) == 1 else "+".join(str(n) for n in processes)
+
+
+def _row_arithmetic(row: Row) -> str:
+    per_process = "unlimited" if row["per_process"] is None else str(row["per_process"])
+    text = f"{per_process} per process"
+    if row["capped"]:
+        text += f", {row['per_process_worst']} after the caps"
+    processes = sum(row["processes"])
+    text += f" x {processes} process{'es' if processes != 1 else ''} on {row['hosts']} host"
+    return text + ("s" if row["hosts"] != 1 else "")
+
+
+def budget_errors(
+    report: Report, server: Mapping[str, Any], headroom: object, accept_risk: bool
+) -> list[str]:
+    """[] or what stops the run: unreadable server values or headroom, unbounded pools (always),
+    and a worst case above the available connections (unless ``accept_risk``), naming the largest
+    pools and the variables that shrink them."""
+    available, arithmetic, problems = available_connections(server, headroom)
+    errors = [f"connection budget: {problem}" for problem in problems]
+    errors.extend(f"connection budget: {message}" for message in report["unbounded"])
+    total = report["total"]
+    if accept_risk or available is None or total is None or total <= available:
+        return errors
+    largest = sorted(
+        (row for row in report["rows"] if row["worst_case"]), key=lambda row: -(row["worst_case"] or 0)
+    )[:LARGEST_NAMED]
+    variables: list[str] = []
+    described = []
+    for row in largest:
+        levers = [row["size_variable"]]
+        if row["reserve_variable"]:
+            levers.append(row["reserve_variable"])
+        levers.extend(row["cap_variables"])
+        variables.extend(lever for lever in levers if lever not in variables)
+        described.append(f"{row['pool']} {row['worst_case']} ({_row_arithmetic(row)}; {', '.join(levers)})")
+    if any(n > 1 for row in report["rows"] for n in row["processes"]):
+        variables.append(PROCESSES_VARIABLE)
+    errors.append(
+        f"connection budget: in the worst case the poolers hold {total} server connections, "
+        f"{total - available} more than the {available} PostgreSQL has for them ({arithmetic}). "
+        f"Largest pools: {'; '.join(described)}. Shrink {', '.join(variables)}; or raise max_connections "
+        f"on the server; or lower {HEADROOM_VARIABLE}; or set {ACCEPT_RISK_VARIABLE} to accept the risk"
+    )
+    return errors
+
+
+def budget_table(report: Report, server: Mapping[str, Any], headroom: object) -> str:
+    """The report as fixed-width text for a debug message: one line per pool, then the total,
+    the available connections with their arithmetic, and the caps, unbounded pools and notes."""
+    available, arithmetic, _ = available_connections(server, headroom)
+    all_hosts = {host for row in report["rows"] for host in row["host_names"]}
+    lines = [("pool", "per process", "hosts", "processes", "worst case", "share")]
+    for row in report["rows"]:
+        label = row["pool"]
+        if len(all_hosts) > 1 and set(row["host_names"]) != all_hosts:
+            label += f" [{', '.join(row['host_names'])}]"
+        if row["per_process"] is None:
+            per_process = "unlimited"
+        elif row["reserve"]:
+            per_process = f"{row['per_process']} ({row['pool_size']}+{row['reserve']})"
+        else:
+            per_process = str(row["per_process"])
+        if row["worst_case"] is None:
+            worst = "unbounded"
+        else:
+            worst = f"{row['worst_case']}{'*' if row['capped'] else ''}"
+        share = _share(row["worst_case"], available)
+        lines.append(
+            (
+                label,
+                per_process,
+                str(row["hosts"]),
+                _processes_text(row["processes"]),
+                worst,
+                "-" if share is None else f"{share}%",
+            )
+        )
+    total = report["total"]
+    total_share = _share(total, available)
+    lines.append(
+        (
+            "total",
+            "",
+            "",
+            "",
+            "unbounded" if total is None else str(total),
+            "-" if total_share is None else f"{total_share}%",
+        )
+    )
+    widths = [max(len(line[column]) for line in lines) for column in range(6)]
+
+    def render(line: tuple[str, ...]) -> str:
+        cells = [line[0].ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)
+        ]
+        return "  ".join(cells).rstrip()
+
+    text = [render(lines[0]), "  ".join("-" * width for width in widths)]
+    text.extend(render(line) for line in lines[1:-1])
+    text.append("  ".join("-" * width for width in widths))
+    text.append(render(lines[-1]))
+    text.append(f"available: {arithmetic}")
+    if total is not None and available is not None:
+        text.append(
+            f"over budget by {total - available}"
+            if total > available
+            else f"within budget: {available - total} to spare"
+        )
+    for cap in report["caps"]:
+        could = "unlimited" if cap["demand"] is None else str(cap["demand"])
+        text.append(
+            f"* {cap['variable']} = {cap['limit']} holds the pools of {cap['scope']} to {cap['limit']} per "
+            f"process (they could open {could}) on {', '.join(cap['host_names'])}"
+        )
+    text.extend(f"unbounded: {message}" for message in report["unbounded"])
+    text.extend(f"note: {note}" for note in report["notes"])
+    return "\n".join(text)
