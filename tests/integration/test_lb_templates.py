@@ -20,14 +20,10 @@ keepalived and PgBouncer to it from Debian's archive once per base image
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -35,18 +31,13 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration.containers import derived_image, podman, start_container
 from tests.playbooks import BIN, ansible_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "pgbouncer_lb"
 DRIVER = Path(__file__).with_name("lb") / "driver.py"
-BASE_IMAGE = os.environ.get("PGBT_IMAGE", "localhost/pgbouncer-toolkit-trixie:latest")
 LB_REPOSITORY = "localhost/pgbouncer-toolkit-lb"
-PODMAN_ENV = {
-    **os.environ,
-    "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(ROOT / "tests/lab/containers.conf")),
-}
-RUNTIME = ["--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=8192:8192"]
 CONTAINER_LIFETIME = 600  # the container's own `sleep`: it ends even if the finalizer never runs
 TRACK_SCRIPT = "/usr/local/sbin/pgbouncer-lb-haproxy-listening"  # the role's vars/main.yml
 SCRIPT_USER = "keepalived_script"
@@ -277,73 +268,23 @@ def test_values_that_would_add_a_directive_are_refused_before_rendering(
 # The container
 
 
-def podman(*args: str, timeout: float = 120, stdin: bytes | None = None, check: bool = True):
-    done = subprocess.run(
-        ["podman", *args], input=stdin, capture_output=True, timeout=timeout, env=PODMAN_ENV, check=False
-    )
-    if check and done.returncode != 0:
-        pytest.fail(
-            f"podman {' '.join(args[:4])} failed ({done.returncode}): {done.stderr.decode(errors='replace')}"
-        )
-    return done
-
-
-def lb_image() -> str:
-    """The base image plus HAProxy, keepalived and PgBouncer from Debian 13, built once per base image."""
-    if shutil.which("podman") is None:
-        pytest.fail("podman is not installed: these tests run HAProxy and keepalived in a podman container")
-    if podman("image", "exists", BASE_IMAGE, check=False).returncode != 0:
-        pytest.fail(
-            f"container image {BASE_IMAGE} is missing: run `bash tests/lab/build-image.sh` first "
-            "(tests/run.sh builds it only after pytest), or deselect these tests with -m 'not container'"
-        )
-    base_id = podman("image", "inspect", "--format", "{{.Id}}", BASE_IMAGE).stdout.decode().strip()
-    image = f"{LB_REPOSITORY}:{base_id[:12]}"
-    lock_path = Path(tempfile.gettempdir()) / "pgbt-lb-image.lock"
-    with open(lock_path, "w") as lock:  # pytest-xdist workers build it once between them
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if podman("image", "exists", image, check=False).returncode != 0:
-            with tempfile.TemporaryDirectory() as context:
-                (Path(context) / "Containerfile").write_text(
-                    f"FROM {base_id}\n"
-                    "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
-                    "--no-install-recommends haproxy keepalived pgbouncer iproute2 && apt-get clean\n"
-                )
-                built = podman("build", *RUNTIME, "-t", image, context, timeout=900, check=False)
-            if built.returncode != 0:
-                tail = "\n".join(built.stdout.decode(errors="replace").splitlines()[-20:])
-                pytest.fail(
-                    f"could not add HAProxy and keepalived to {BASE_IMAGE}:\n{tail}\n{built.stderr.decode()}"
-                )
-    return image
-
-
 @pytest.fixture(scope="module")
 def container(request: pytest.FixtureRequest) -> str:
     """No network but its own namespace: the lb host's address on a veth interface, the central
     hosts' on loopback, ip_nonlocal_bind on, the script user and the track script as the role
     installs them; removed at the end."""
-    image = lb_image()
-    name = f"pgbt-lb-{uuid.uuid4().hex[:12]}"
-    request.addfinalizer(lambda: podman("rm", "--force", "--time", "0", name, timeout=60, check=False))
-    podman(
-        "--runtime",
-        "runc",
-        "run",
-        "--detach",
-        "--rm",
-        "--name",
-        name,
-        "--network",
-        "none",
+    image = derived_image(
+        LB_REPOSITORY, ["haproxy", "keepalived", "pgbouncer", "iproute2"], "HAProxy and keepalived"
+    )
+    name = start_container(
+        request,
+        image,
+        "pgbt-lb",
+        CONTAINER_LIFETIME,
         "--sysctl",
         "net.ipv4.ip_nonlocal_bind=1",
         "--cap-add",
         "NET_ADMIN,NET_RAW,NET_BROADCAST",
-        *RUNTIME[2:],
-        image,
-        "sleep",
-        str(CONTAINER_LIFETIME),
     )
     podman("cp", str(ROLE / "files" / "pgbouncer-lb-haproxy-listening"), f"{name}:{TRACK_SCRIPT}")
     setup = f"""set -eu

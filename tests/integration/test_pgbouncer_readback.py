@@ -27,15 +27,10 @@ from __future__ import annotations
 
 import base64
 import csv
-import fcntl
 import io
 import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,18 +48,13 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgboun
     show_config_value,
     shows_default,
 )
+from tests.integration.containers import derived_image, podman, start_container
 from tests.unit.test_pgbouncer_show import REFUSED, SHOWN
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).with_name("readback")
 VERSION = "1.24.1"
-BASE_IMAGE = os.environ.get("PGBT_IMAGE", "localhost/pgbouncer-toolkit-trixie:latest")
 READBACK_REPOSITORY = "localhost/pgbouncer-toolkit-readback"
-PODMAN_ENV = {
-    **os.environ,
-    "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(ROOT / "tests/lab/containers.conf")),
-}
-RUNTIME = ["--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=8192:8192"]
 CONTAINER_LIFETIME = 900  # the container's own `sleep`: it ends even if the finalizer never runs
 IN_CONTAINER = "/opt/readback"
 NULL = "\x1fNULL\x1f"  # the driver's psql null marker
@@ -223,68 +213,13 @@ def b64(data: bytes) -> str:
 # The container
 
 
-def podman(*args: str, timeout: float = 120, stdin: bytes | None = None, check: bool = True):
-    done = subprocess.run(
-        ["podman", *args], input=stdin, capture_output=True, timeout=timeout, env=PODMAN_ENV, check=False
-    )
-    if check and done.returncode != 0:
-        pytest.fail(
-            f"podman {' '.join(args[:4])} failed ({done.returncode}): {done.stderr.decode(errors='replace')}"
-        )
-    return done
-
-
-def readback_image() -> str:
-    """The base image plus PgBouncer 1.24.1 and psql from Debian 13, built once per base image."""
-    if shutil.which("podman") is None:
-        pytest.fail("podman is not installed: the readback test runs PgBouncer in a podman container")
-    if podman("image", "exists", BASE_IMAGE, check=False).returncode != 0:
-        pytest.fail(
-            f"container image {BASE_IMAGE} is missing: run `bash tests/lab/build-image.sh` first "
-            "(tests/run.sh builds it only after pytest), or deselect these tests with -m 'not container'"
-        )
-    base_id = podman("image", "inspect", "--format", "{{.Id}}", BASE_IMAGE).stdout.decode().strip()
-    image = f"{READBACK_REPOSITORY}:{base_id[:12]}"
-    lock_path = Path(tempfile.gettempdir()) / "pgbt-readback-image.lock"
-    with open(lock_path, "w") as lock:  # pytest-xdist workers build it once between them
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if podman("image", "exists", image, check=False).returncode != 0:
-            with tempfile.TemporaryDirectory() as context:
-                (Path(context) / "Containerfile").write_text(
-                    f"FROM {base_id}\n"
-                    "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
-                    f"--no-install-recommends 'pgbouncer={VERSION}-*' postgresql-client && apt-get clean\n"
-                )
-                built = podman("build", *RUNTIME, "-t", image, context, timeout=900, check=False)
-            if built.returncode != 0:
-                tail = "\n".join(built.stdout.decode(errors="replace").splitlines()[-20:])
-                pytest.fail(
-                    f"could not add PgBouncer {VERSION} to {BASE_IMAGE}:\n{tail}\n{built.stderr.decode()}"
-                )
-    return image
-
-
 @pytest.fixture(scope="module")
 def container(request: pytest.FixtureRequest) -> str:
     """A container with nothing but loopback, PgBouncer, psql and the helpers; removed at the end."""
-    image = readback_image()
-    name = f"pgbt-readback-{uuid.uuid4().hex[:12]}"
-    request.addfinalizer(lambda: podman("rm", "--force", "--time", "0", name, timeout=60, check=False))
-    podman(
-        "--runtime",
-        "runc",
-        "run",
-        "--detach",
-        "--rm",
-        "--name",
-        name,
-        "--network",
-        "none",
-        *RUNTIME[2:],
-        image,
-        "sleep",
-        str(CONTAINER_LIFETIME),
+    image = derived_image(
+        READBACK_REPOSITORY, [f"'pgbouncer={VERSION}-*'", "postgresql-client"], f"PgBouncer {VERSION}"
     )
+    name = start_container(request, image, "pgbt-readback", CONTAINER_LIFETIME)
     podman("cp", str(HELPERS), f"{name}:{IN_CONTAINER}")
     version = podman("exec", name, "pgbouncer", "--version").stdout.decode()
     assert version.splitlines()[0] == f"PgBouncer {VERSION}", version

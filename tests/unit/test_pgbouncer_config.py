@@ -537,3 +537,62 @@ def test_target_version(policy, source, expected):
 )
 def test_url_errors(url, ok):
     assert (model.url_errors(url, "v") == []) is ok
+
+
+CENTRAL_PAIR = [{"host": "10.0.0.12", "port": 6432, "peer_id_base": 16, "processes": 2}]
+
+
+def test_peers_across_hosts_reach_every_process_of_the_other_host_at_its_address():
+    settings = model.process_settings(2, "/var/run/postgresql", 6432, 2, 0, CENTRAL_PAIR)
+    assert settings["peer_id"] == "2"
+    assert settings["peers"] == {
+        1: {"host": "/var/run/postgresql", "port": 6432},
+        2: {"host": "/run/pgbouncer-2", "port": 6432},
+        17: {"host": "10.0.0.12", "port": 6432},
+        18: {"host": "10.0.0.12", "port": 6432},
+    }
+    errors, sections = model.pooler_config(
+        {
+            **VALID,
+            "pgbouncer_processes": 2,
+            "pgbouncer_peer_id_base": 0,
+            "pgbouncer_remote_peers": CENTRAL_PAIR,
+        },
+        RELEASE,
+        2,
+    )
+    assert errors == []
+    assert sections["peers"]["17"] == "host='10.0.0.12' port=6432"
+
+
+@pytest.mark.parametrize(
+    ("base", "remote", "message"),
+    [
+        pytest.param(
+            0,
+            [{"host": "10.0.0.12", "peer_id_base": 0, "processes": 2}],
+            "pgbouncer_remote_peers[0] (10.0.0.12): peer_id 1 is also pgbouncer_peer_id_base's",
+            id="overlapping ranges",
+        ),
+        pytest.param(
+            16383,
+            [],
+            "pgbouncer_peer_id_base: peer_id 16384 is not between 1 and 16383",
+            id="beyond the bound",
+        ),
+        pytest.param(
+            -1, [], "pgbouncer_peer_id_base: peer_id 0 is not between 1 and 16383", id="0 turns peering off"
+        ),
+        pytest.param(
+            0,
+            [{"host": "10.0.0.12\n[pgbouncer]", "peer_id_base": 16}],
+            "[peers] 17.host: '10.0.0.12\\n[pgbouncer]' holds a line break",
+            id="a remote host cannot add a line",
+        ),
+    ],
+)
+def test_peer_ids_are_unique_and_in_range(base, remote, message):
+    errors, _ = model.pooler_config(
+        {**VALID, "pgbouncer_peer_id_base": base, "pgbouncer_remote_peers": remote}, RELEASE
+    )
+    assert any(message in error for error in errors), errors
