@@ -45,12 +45,7 @@ def deb822_field(value: object) -> str:
 def process_settings(process: int, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """What sets process ``process`` apart (unix_socket_dir, pidfile, peer_id, so_reuseport, peers)."""
     try:
-        return model.process_settings(
-            inputs.get("pgbouncer_processes", 1),
-            inputs.get("pgbouncer_unix_socket_dir"),
-            inputs.get("pgbouncer_listen_port"),
-            int(process),
-        )
+        return model.process_settings_of(inputs, int(process))
     except model.ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

@@ -678,6 +678,18 @@ def process_settings(
     }
 
 
+def process_settings_of(inputs: Mapping[str, Any], process: int) -> dict[str, Any]:
+    """process_settings for process ``process`` of the role variables ``inputs``."""
+    return process_settings(
+        inputs.get("pgbouncer_processes", 1),
+        inputs.get("pgbouncer_unix_socket_dir", "/var/run/postgresql"),
+        inputs.get("pgbouncer_listen_port", 6432),
+        process,
+        inputs.get("pgbouncer_peer_id_base", 0),
+        _as_list(inputs.get("pgbouncer_remote_peers")),
+    )
+
+
 def pooler_config(
     inputs: Mapping[str, Any], version: str, process: int = 1
 ) -> tuple[list[str], dict[str, dict[str, str]]]:
@@ -687,16 +699,7 @@ def pooler_config(
     table = load_table()
     errors: list[str] = []
     pgbouncer: dict[str, str] = {}
-    instance = collect(
-        errors,
-        process_settings,
-        inputs.get("pgbouncer_processes", 1),
-        inputs.get("pgbouncer_unix_socket_dir", "/var/run/postgresql"),
-        inputs.get("pgbouncer_listen_port", 6432),
-        process,
-        inputs.get("pgbouncer_peer_id_base", 0),
-        _as_list(inputs.get("pgbouncer_remote_peers")),
-    )
+    instance = collect(errors, process_settings_of, inputs, process)
 
     def setting(section: str, key: str, value: object, where: str) -> str | None:
         result = collect(errors, check_setting, table, section, key, value, version, where)
