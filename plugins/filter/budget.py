@@ -14,36 +14,31 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import
 
 
 def connection_budget(
-    poolers: Sequence[Mapping[str, Any]], server: Mapping[str, Any], headroom: object = 0
+    poolers: Sequence[Mapping[str, Any]],
+    server: Mapping[str, Any],
+    headroom: object = 0,
+    accept_risk: object = False,
 ) -> dict[str, Any]:
-    """{"rows": [...], "total": int or None (unbounded), "available": int or None, "table": str}.
+    """{"rows": [...], "total": int or None (unbounded), "available": int or None, "table": str,
+    "errors": [...]}: the errors are why the budget fails (unbounded pools, unreadable server
+    values, or, unless ``accept_risk``, a worst case above the available connections, naming the
+    pools to shrink).
 
     ``poolers``: one {"host", "processes", "inputs"} per pooler host; ``server``: the server's
     max_connections, superuser_reserved_connections and reserved_connections (postgresql_facts).
     """
+    try:
+        accept = boolean(accept_risk, strict=True)
+    except TypeError as exc:
+        raise AnsibleFilterError(f"{budget.ACCEPT_RISK_VARIABLE}: {exc}") from None
     report = budget.worst_case(poolers, server, headroom)
     return {
         "rows": report["rows"],
         "total": report["total"],
         "available": report["available"],
         "table": budget.budget_table(report, server, headroom),
+        "errors": budget.budget_errors(report, server, headroom, accept),
     }
-
-
-def connection_budget_errors(
-    poolers: Sequence[Mapping[str, Any]],
-    server: Mapping[str, Any],
-    headroom: object = 0,
-    accept_risk: object = False,
-) -> list[str]:
-    """[] or why the budget fails: unbounded pools, unreadable server values, or (unless
-    ``accept_risk``) a worst case above the available connections, naming the pools to shrink."""
-    try:
-        accept = boolean(accept_risk, strict=True)
-    except TypeError as exc:
-        raise AnsibleFilterError(f"{budget.ACCEPT_RISK_VARIABLE}: {exc}") from None
-    report = budget.worst_case(poolers, server, headroom)
-    return budget.budget_errors(report, server, headroom, accept)
 
 
 class FilterModule:
@@ -52,5 +47,4 @@ class FilterModule:
     def filters(self) -> dict[str, object]:
         return {
             "connection_budget": connection_budget,
-            "connection_budget_errors": connection_budget_errors,
         }

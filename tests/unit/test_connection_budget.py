@@ -475,9 +475,9 @@ BUDGET = {
 )
 def test_budget_errors(server, headroom, accept_risk, total, expected):
     inputs = model([{"name": "app", "pool_size": total}], [{"name": "app", "databases": ["app"]}])
-    errors = FilterModule().filters()["connection_budget_errors"](
-        poolers(inputs), server, headroom, accept_risk
-    )
+    errors = FilterModule().filters()["connection_budget"](poolers(inputs), server, headroom, accept_risk)[
+        "errors"
+    ]
     assert len(errors) == len(expected)
     for error, part in zip(errors, expected, strict=True):
         assert part in error
@@ -488,7 +488,7 @@ def test_accept_risk_must_be_a_boolean():
         AnsibleFilterError,
         match="pgbouncer_postgresql_budget_accept_risk: The value 'maybe' is not a valid boolean",
     ):
-        FilterModule().filters()["connection_budget_errors"](poolers(model()), SERVER, 30, "maybe")
+        FilterModule().filters()["connection_budget"](poolers(model()), SERVER, 30, "maybe")
 
 
 def _tagged(value):
@@ -578,7 +578,8 @@ def test_table_marks_capped_pools_and_explains_the_cap():
 def test_filter_returns_rows_total_available_and_table():
     inputs = model([APP10], [{"name": "app", "databases": ["app"]}])
     result = FilterModule().filters()["connection_budget"](poolers(inputs, 2), SERVER, 30)
-    assert set(result) == {"rows", "total", "available", "table"}
+    assert set(result) == {"rows", "total", "available", "table", "errors"}
+    assert result["errors"] == []
     assert (result["total"], result["available"]) == (20, 67)
     assert [row["pool"] for row in result["rows"]] == ["app / app"]
     assert "app / app" in result["table"]
