@@ -143,6 +143,8 @@ class Process:
         self.params = module.params
         self.unit = f"pgbouncer@{self.params['process']}.service"
         self.marker = os.path.join(self.params["state_dir"], str(self.params["process"]))
+        self.expected = {str(key): str(value) for key, value in self.params["expected"].items()}
+        self.ignore = set(self.params["ignore_keys"])
 
     def main_pid(self) -> int:
         rc, out, err = self.module.run_command(
@@ -157,10 +159,12 @@ class Process:
         if rc != 0:
             self.module.fail_json(msg=f"systemctl {verb} {self.unit} failed: {err.strip()}")
 
-    def running(self) -> dict[str, dict[str, str]]:
-        return console.show_config(
+    def differences(self) -> tuple[list[str], list[str]]:
+        """(restart keys, reload keys) of the running process against its file's values."""
+        running = console.show_config(
             self.params["socket_dir"], self.params["port"], as_user=self.params["service_user"]
         )
+        return differences(running, self.expected, self.ignore)
 
     def file_checksum(self) -> str:
         try:
@@ -193,11 +197,11 @@ class Process:
             timeout=self.params["login_timeout"],
         )
 
-    def settled(self, ignore: set[str]) -> tuple[list[str], list[str]]:
+    def settled(self) -> tuple[list[str], list[str]]:
         """The differences left after an action; RELOAD is asynchronous, so for a few seconds."""
         deadline = time.monotonic() + 5
         while True:
-            left = differences(self.running(), self.params["expected"], ignore)
+            left = self.differences()
             if not any(left) or time.monotonic() >= deadline:
                 return left
             time.sleep(0.2)
@@ -205,9 +209,6 @@ class Process:
 
 def run(module: AnsibleModule) -> dict[str, object]:
     process = Process(module)
-    ignore = set(module.params["ignore_keys"])
-    expected = {str(key): str(value) for key, value in module.params["expected"].items()}
-    module.params["expected"] = expected
     checksum = process.file_checksum()
     pid = process.main_pid()
     restart_keys: list[str] = []
@@ -216,7 +217,7 @@ def run(module: AnsibleModule) -> dict[str, object]:
         action = "start"
     else:
         try:
-            restart_keys, reload_keys = differences(process.running(), expected, ignore)
+            restart_keys, reload_keys = process.differences()
         except console.ConsoleError as exc:
             module.fail_json(msg=f"{process.unit} runs (PID {pid}) but its console does not answer: {exc}")
         if module.params["restart"] or restart_keys:
@@ -239,7 +240,7 @@ def run(module: AnsibleModule) -> dict[str, object]:
     process.systemctl(action)
     try:
         process.wait_for_login()
-        left_restart, left_reload = process.settled(ignore)
+        left_restart, left_reload = process.settled()
     except console.ConsoleError as exc:
         module.fail_json(msg=f"{process.unit} after {action}: {exc}", **result)
     if left_restart or left_reload:
