@@ -5,6 +5,7 @@ collection resolves by its fully qualified names), against localhost."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -42,6 +43,50 @@ def run_playbook(
         [str(BIN / "ansible-playbook"), "-i", str(inventory), str(tmp_path / "playbook.yml"), *args],
         cwd=ROOT,
         env=ansible_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# Lowest precedence (the inventory's `all` vars): an example's own host variables win.
+CONTROLLER_PLAYS_EVERY_HOST = {
+    "all": {
+        "vars": {
+            "ansible_connection": "local",
+            # The stand-ins have the controller's facts: name the interface the VIP would go on.
+            "pgbouncer_lb_interface": "eth0",
+        }
+    }
+}
+
+
+def run_site_on_example(
+    tmp_path: Path, example: str, hosts: Mapping[str, Any] | None = None, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """site.yml in check mode on a copy of inventory.example/<example> (its hosts.yml replaced by
+    ``hosts`` when given), every host played by the controller, pinned to the lab's PgBouncer."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventory.example" / example, inventory)
+    if hosts is not None:
+        (inventory / "hosts.yml").write_text(yaml.safe_dump(dict(hosts)))
+    (inventory / "zz_controller.yml").write_text(yaml.safe_dump(CONTROLLER_PLAYS_EVERY_HOST))
+    return subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            "site.yml",
+            "--check",
+            "-e",
+            "__pgbouncer_version=1.24.1",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            *args,
+        ],
+        cwd=ROOT,
+        env=ansible_env(),
         capture_output=True,
         text=True,
         timeout=300,

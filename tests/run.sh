@@ -15,6 +15,7 @@ step "collection build"; ansible-galaxy collection build --force --output-path "
 # The image first: the readback tests start the real PgBouncer in a container made from it.
 step "base image";      bash tests/lab/build-image.sh
 step "pytest";          python -m pytest -n 2
-step "molecule test";   molecule test
-# One scenario, run end to end above (set -e stops at the first failure).
-echo "molecule: 1 passed, 0 failed"
+step "molecule test (per_host)"; molecule test
+step "molecule test (central)";  molecule test -s central
+# Two scenarios, each run end to end above (set -e stops at the first failure).
+echo "molecule: 2 passed, 0 failed"

@@ -62,6 +62,16 @@ def show_config_expected(inputs: Mapping[str, Any], version: str, process: int =
     }
 
 
+def pid_changes(applied: Mapping[str, Any]) -> list[str]:
+    """``process: pid before -> pid after`` for each process a pgbouncer_process loop started,
+    reloaded or restarted (the registered result of apply.yml)."""
+    return [
+        f"{result.get('__pgbouncer_process', result.get('item'))}: {result.get('pid_before')} -> {result.get('pid_after')}"
+        for result in (applied or {}).get("results", [])
+        if isinstance(result, Mapping) and "pid_after" in result
+    ]
+
+
 class FilterModule:
     """PgBouncer configuration filters."""
 
@@ -73,6 +83,7 @@ class FilterModule:
             "password_errors": model.password_errors,
             "quote_ident": model.quote_ident,
             "reloadable_settings": lambda version: model.reloadable_settings(str(version)),
+            "pid_changes": pid_changes,
             "process_settings": process_settings,
             "show_config_expected": show_config_expected,
             "target_version": model.target_version,

@@ -74,7 +74,7 @@ def test_the_defaults_with_a_vip_are_accepted():
         "src_ip": "10.0.0.11",
         "unicast_peers": ["10.0.0.12"],
         "advert_int": 1,
-        "track": {"interval": 2, "fall": 2, "rise": 2},
+        "track": {"interval": 1, "fall": 2, "rise": 2},
         "auth_pass": "",
         "script_user": "keepalived_script",
     }

@@ -1,0 +1,1 @@
+../../default/files/cancel_through_port.py

@@ -1,0 +1,107 @@
+"""The central topology's bad inputs stop site.yml in its first play, each naming the host, group
+or variable, before any host changes. The inventory is inventory.example/central (two load
+balancers, two central PgBouncers, three app hosts on the VIP), played by the controller, with one
+thing changed per case."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.playbooks import ROOT, run_site_on_example
+
+EXAMPLE = ROOT / "inventory.example" / "central"
+
+Hosts = dict[str, Any]
+
+
+def children(hosts: Hosts) -> dict[str, Any]:
+    return hosts["all"]["children"]
+
+
+def set_host_var(group: str, host: str, name: str, value: object) -> Callable[[Hosts], None]:
+    def change(hosts: Hosts) -> None:
+        children(hosts)[group]["hosts"][host] = {**(children(hosts)[group]["hosts"][host] or {}), name: value}
+
+    return change
+
+
+def empty_group(group: str) -> Callable[[Hosts], None]:
+    def change(hosts: Hosts) -> None:
+        children(hosts)[group] = {"hosts": {}}
+
+    return change
+
+
+CASES = [
+    pytest.param(
+        empty_group("pgbouncer_central"),
+        "pgbouncer_central: has no host, but pgbouncer_topology is central on web1.example.internal",
+        id="central apps without central hosts",
+    ),
+    pytest.param(
+        empty_group("pgbouncer_lb"),
+        "pgbouncer_lb: has no host, but pgbouncer_topology is central on web1.example.internal",
+        id="central apps without load balancers",
+    ),
+    pytest.param(
+        set_host_var("pgbouncer_app_hosts", "web2.example.internal", "pgbouncer_topology", "centrall"),
+        "web2.example.internal: pgbouncer_topology must be one of per_host, central, got 'centrall'",
+        id="unknown topology",
+    ),
+    pytest.param(
+        set_host_var("pgbouncer_central", "pgb2.example.internal", "pgbouncer_peer_id_base", 0),
+        "pgb2.example.internal: peer ids 1 to 2 (pgbouncer_peer_id_base 0) overlap pgb1.example.internal's",
+        id="duplicate peer ids",
+    ),
+    pytest.param(
+        set_host_var("pgbouncer_central", "pgb2.example.internal", "pgbouncer_peer_id_base", 16382),
+        "pgb2.example.internal: pgbouncer_peer_id_base 16382 + pgbouncer_processes 2 passes 16383",
+        id="peer id out of range",
+    ),
+    pytest.param(
+        set_host_var("pgbouncer_lb", "lb1.example.internal", "pgbouncer_lb_virtual_ip", "10.0.0.300"),
+        "pgbouncer_lb_virtual_ip: '10.0.0.300' is not an IP address",
+        id="VIP not an address",
+    ),
+    pytest.param(
+        set_host_var("pgbouncer_lb", "lb2.example.internal", "pgbouncer_lb_virtual_ip", "10.0.0.21"),
+        "pgbouncer_lb_virtual_ip: 10.0.0.21 is the address of pgb1.example.internal",
+        id="VIP is a host's address",
+    ),
+    pytest.param(
+        set_host_var("pgbouncer_lb", "lb1.example.internal", "pgbouncer_lb_virtual_router_id", 256),
+        "pgbouncer_lb_virtual_router_id: 256 is out of range",
+        id="router id out of range",
+    ),
+]
+
+
+def run_first_play(tmp_path: Path, change: Callable[[Hosts], None]) -> subprocess.CompletedProcess[str]:
+    hosts = copy.deepcopy(yaml.safe_load((EXAMPLE / "hosts.yml").read_text()))
+    change(hosts)
+    return run_site_on_example(tmp_path, "central", hosts)
+
+
+@pytest.mark.parametrize(("change", "message"), CASES)
+def test_bad_central_input_fails_in_the_first_play(tmp_path: Path, change, message: str) -> None:
+    result = run_first_play(tmp_path, change)
+    output = result.stdout + result.stderr
+    flat = " ".join(output.split())
+    assert result.returncode != 0, output
+    assert " ".join(message.split()) in flat, output
+    # No play after the checks began: no host was changed.
+    assert "PLAY [Build the PostgreSQL side" not in output, output
+
+
+def test_the_unchanged_example_passes(tmp_path: Path) -> None:
+    """The cases above fail for their change alone: the same run without it gets past the checks."""
+    result = run_first_play(tmp_path, lambda hosts: None)
+    output = result.stdout + result.stderr
+    assert "PLAY [Build the PostgreSQL side" in output, output
