@@ -15,13 +15,13 @@ for host in pgbt-labc-pool1 pgbt-labc-pool2; do
 done
 
 echo "== the VIP $vip is on $holder"
-echo "== proof: pgbench -S, 60 clients for 12 s through the VIP (pool_size 20 per PgBouncer process:"
+echo "== proof: pgbench -S, 60 clients for 20 s through the VIP (pool_size 20 per PgBouncer process:"
 echo "   pool1 runs 2 processes, pool2 one: at most 60 server connections for the pair)"
 podman exec pgbt-labc-db runuser -u postgres -- sh -c \
   "pgbench -i -s 1 -q app >/dev/null 2>&1 && psql -XAtq -d app -c 'GRANT ALL ON ALL TABLES IN SCHEMA public TO app'"
 podman exec -d -e PGPASSWORD="$app_password" pgbt-labc-app \
-  sh -c "pgbench -h $vip -p 6432 -U app -S -c 60 -j 6 -T 12 -n app >/tmp/lab-show.out 2>&1"
-sleep 6
+  sh -c "pgbench -h $vip -p 6432 -U app -S -c 60 -j 6 -T 20 -n app >/tmp/lab-show.out 2>&1"
+sleep 4
 for host in pgbt-labc-pool1 pgbt-labc-pool2; do
   for socket in /var/run/postgresql /run/pgbouncer-2; do
     podman exec "$host" test -S "$socket/.s.PGSQL.6432" || continue
@@ -34,7 +34,10 @@ done
 echo "server connections PostgreSQL has for database app, by pooler address:"
 podman exec pgbt-labc-db runuser -u postgres -- psql -XA -F ' ' -d postgres -c \
   "SELECT client_addr AS pooler, count(*) AS server_connections FROM pg_stat_activity WHERE datname = 'app' GROUP BY 1"
-sleep 7
+for _ in $(seq 1 30); do
+  podman exec pgbt-labc-app grep -q '^tps' /tmp/lab-show.out && break
+  sleep 1
+done
 podman exec pgbt-labc-app grep -E 'processed|failed|tps' /tmp/lab-show.out
 
 cat <<HELP
