@@ -22,6 +22,7 @@ from typing import Any
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.lb_config import (
     LbConfigError,
+    as_int,
     host_address,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
@@ -61,17 +62,6 @@ def pooler_hosts(groups: Mapping[str, Sequence[str]], hostvars: Mapping[str, Any
     return per_host + central
 
 
-def _integer(value: object, where: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit())
-    ):
-        raise ValueError(f"{where}: must be an integer, got {value!r}")
-    number = int(value)
-    if not low <= number <= high:
-        raise ValueError(f"{where}: {number} is out of range ({low} to {high})")
-    return number
-
-
 def _peer_ranges(
     groups: Mapping[str, Sequence[str]], hostvars: Mapping[str, Any]
 ) -> tuple[list[str], dict[str, tuple[int, int]]]:
@@ -81,16 +71,16 @@ def _peer_ranges(
     for index, host in enumerate(group(groups, CENTRAL_GROUP)):
         variables = hostvars.get(host) or {}
         try:
-            processes = _integer(
+            processes = as_int(
                 variables.get("pgbouncer_processes", 1), f"{host}: pgbouncer_processes", 1, MAX_PROCESSES
             )
-            base = _integer(
+            base = as_int(
                 variables.get("pgbouncer_peer_id_base", index * MAX_PROCESSES),
                 f"{host}: pgbouncer_peer_id_base",
                 0,
                 MAX_PEER_ID - 1,
             )
-        except ValueError as exc:
+        except LbConfigError as exc:
             errors.append(str(exc))
             continue
         if base + processes > MAX_PEER_ID:
