@@ -1,5 +1,5 @@
 # The two commands: `make lab` (bring up the local lab and deploy into it) and `make test`.
-.PHONY: lab lab-deploy lab-show lab-down test
+.PHONY: lab lab-deploy lab-show lab-down test bench bench-deploy
 
 # TOPOLOGY=per_host (the default) or central (PgBouncer, HAProxy and keepalived on two hosts).
 TOPOLOGY ?= per_host
@@ -21,3 +21,12 @@ lab-down:
 
 test:
 	bash tests/run.sh
+
+# Not part of `make test`: deploys the benchmark's own containers, measures, writes
+# tests/bench/results/<date>/ and removes the containers (about 15 minutes here).
+bench:
+	bash tests/bench/run.sh
+
+# Deploy timings of the 3-host lab from no containers: create, cold, re-run, check mode.
+bench-deploy:
+	bash tests/bench/run.sh --deploy-only lab tests/lab/inventory

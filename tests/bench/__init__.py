@@ -1,0 +1,1 @@
+"""The benchmark harness (make bench): the deployed targets measured with pgbench, as a report."""

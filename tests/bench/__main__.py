@@ -1,0 +1,82 @@
+"""make bench: deploy the benchmark's hosts with site.yml, run the plan, write the report.
+
+python -m tests.bench                 the whole run (about 15 minutes here)
+python -m tests.bench --reuse --keep  against hosts already deployed, and leave them up
+python -m tests.bench --deploy-only lab tests/lab/inventory
+                                      deploy timings of another scenario (from no containers)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import subprocess
+import time
+
+from tests.bench import harness
+
+SCENARIO, INVENTORY = "bench", "tests/bench/inventory"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", default="tests/bench/results", help="where the dated results folder goes")
+    parser.add_argument("--reuse", action="store_true", help="measure the hosts as they are: no (re)deploy")
+    parser.add_argument("--keep", action="store_true", help="leave the containers up afterwards")
+    parser.add_argument("--repeats", type=int, default=harness.FULL_PLAN.repeats)
+    parser.add_argument(
+        "--seconds", type=int, default=harness.FULL_PLAN.seconds, help="measured seconds per run"
+    )
+    parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor")
+    parser.add_argument("--deploy-only", nargs=2, metavar=("SCENARIO", "INVENTORY"))
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    suffix = f"-deploy-{args.deploy_only[0]}" if args.deploy_only else ""
+    directory = harness.results_directory(args.out, suffix)
+    harness.log(f"== results: {directory}")
+    if args.deploy_only:
+        scenario, inventory = args.deploy_only
+        rows = harness.deploy_timings(scenario, inventory, directory)
+        for row in rows:
+            harness.log(f"{row['step']}: {row['seconds']} s, {row['hosts']} hosts, changed {row['changed']}")
+        harness.write_report(
+            directory, [], {"date": directory.rsplit("/", 1)[-1], "scenario": scenario}, rows
+        )
+        return
+
+    plan = dataclasses.replace(harness.FULL_PLAN, repeats=args.repeats, seconds=args.seconds)
+    deploy: list[dict[str, object]] = []
+    try:
+        if not args.reuse:
+            harness.log("== deploy: containers, then site.yml cold, re-run and --check (timed)")
+            deploy = harness.deploy_timings(SCENARIO, INVENTORY, directory)
+            for row in deploy:
+                harness.log(f"   {row['step']}: {row['seconds']} s, changed {row['changed']}")
+        setup = harness.container_setup()
+        harness.log(f"== data: pgbench --initialize --scale={args.scale}")
+        harness.prepare_data(setup, args.scale, ["bench"])
+        harness.log(f"== runs: {len(plan.runs({t.name for t in setup.targets} | {'sweep'}))} planned")
+        runs = harness.run_plan(setup, plan)
+        context = harness.machine_context(setup, plan)
+        written = harness.write_report(directory, runs, context, deploy)
+    finally:
+        if not args.keep:
+            subprocess.run(
+                ["molecule", "destroy", "-s", SCENARIO], capture_output=True, check=False, timeout=600
+            )
+    harness.log("")
+    with open(f"{directory}/report.md", encoding="utf-8") as handle:
+        text = handle.read()
+    harness.log(
+        text[text.index("## Headline ratios") : text.index("\n## ", text.index("## Headline ratios") + 5)]
+    )
+    harness.log(f"== written in {time.monotonic() - started:.0f} s: " + ", ".join(written))
+
+
+if __name__ == "__main__":
+    main()

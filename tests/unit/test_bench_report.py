@@ -1,0 +1,118 @@
+"""The benchmark report: cells from runs, the headline ratios against their goals, the files."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bench.report import Run, headlines, markdown, read_runs, summarize, write_runs
+
+
+def run(target, clients, tps, *, workload="select", latency=1.0, status="completed", servers=20, busiest=0.5):
+    return Run(
+        phase="matrix",
+        workload=workload,
+        target=target,
+        clients=clients,
+        pool_size=None,
+        repeat=1,
+        status=status,
+        tps=tps if status == "completed" else None,
+        latency_ms=latency if status == "completed" else None,
+        transactions=100 if status == "completed" else None,
+        failed=0 if status == "completed" else None,
+        server_connections=servers,
+        server_active=1,
+        machine_cores=1.9,
+        pgbouncer_cores=busiest,
+        pgbouncer_busiest_process_cores=busiest,
+        postgresql_cores=1.0,
+        client_host_cores=0.5,
+        seconds=4.0,
+        message="" if status == "completed" else "FATAL:  remaining connection slots are reserved",
+    )
+
+
+def good_runs(pooled_1000=9500.0, connect_pooled=900.0, tcp_latency=1.04, busiest=0.5, two=12000.0):
+    return [
+        run("direct", 1, 8000, latency=1.0, servers=1),
+        run("direct", 40, 10000, servers=40),
+        run("direct", 1000, None, status="refused", servers=597),
+        run("per_host_tcp", 1, 7900, latency=tcp_latency),
+        run("per_host_socket", 1, 7950, latency=1.02),
+        run("central", 1, 7000, latency=1.2),
+        run("per_host_tcp", 1000, pooled_1000, busiest=busiest),
+        run("per_host_2proc", 1000, two, servers=40, busiest=busiest / 2),
+        run("direct", 40, 200, workload="connect", servers=40),
+        run("per_host_tcp", 40, connect_pooled, workload="connect"),
+    ]
+
+
+def verdicts(runs):
+    return {h.name.split(" (")[0]: h.met for h in headlines(summarize(runs))}
+
+
+def test_median_and_spread_of_repeats():
+    runs = [run("direct", 40, tps) for tps in (900, 1000, 1300)]
+    (cell,) = summarize(runs)
+    assert cell.tps == 1000
+    assert cell.spread_pct == pytest.approx(40.0)
+    assert cell.runs == 3
+
+
+def test_a_refused_cell_keeps_its_status_and_message():
+    (cell,) = summarize([run("direct", 1000, None, status="refused")])
+    assert cell.status == "refused"
+    assert cell.tps is None
+    assert "remaining connection slots" in cell.message
+
+
+@pytest.mark.parametrize(
+    ("runs", "name", "met"),
+    [
+        (good_runs(), "per_host_tcp at 1000 clients vs the best direct run", True),
+        (good_runs(pooled_1000=8000), "per_host_tcp at 1000 clients vs the best direct run", False),
+        (good_runs(), "connect per transaction, pooled vs direct", True),
+        (good_runs(connect_pooled=500), "connect per transaction, pooled vs direct", False),
+        (good_runs(), "per-host hop over TCP, added latency at 1 client", True),
+        (good_runs(tcp_latency=1.06), "per-host hop over TCP, added latency at 1 client", False),
+        (good_runs(), "per-host hop over unix socket, added latency at 1 client", True),
+        (good_runs(), "central hop through the VIP, added latency at 1 client", True),
+        # PgBouncer's one process far from a full core: the 2-process goal does not apply.
+        (good_runs(), "2 processes vs 1", None),
+        (good_runs(busiest=0.97, two=17000), "2 processes vs 1", True),
+        (good_runs(busiest=0.97, two=12000), "2 processes vs 1", False),
+    ],
+)
+def test_headline_verdicts(runs, name, met):
+    assert verdicts(runs)[name] is met
+
+
+def test_headlines_say_what_was_not_measured():
+    heads = headlines(summarize([run("direct", 1, 8000)]))
+    assert {h.met for h in heads} == {None}
+    assert all(h.value == "not measured" for h in heads if h.name.startswith(("connect", "central")))
+
+
+def test_too_many_server_connections_miss_the_pooled_goal():
+    runs = [
+        r if r.target != "per_host_tcp" or r.clients != 1000 else run("per_host_tcp", 1000, 9900, servers=41)
+        for r in good_runs()
+    ]
+    assert verdicts(runs)["per_host_tcp at 1000 clients vs the best direct run"] is False
+
+
+def test_csv_round_trip_and_markdown(tmp_path):
+    path = tmp_path / "runs.csv"
+    write_runs(str(path), good_runs())
+    back = read_runs(str(path))
+    assert back == good_runs()
+    cells = summarize(back)
+    text = markdown(
+        cells,
+        headlines(cells),
+        {"date": "2026-11-25", "machine": "test"},
+        [{"step": "site.yml, re-run (idempotent)", "seconds": 12.5, "hosts": 3, "changed": 0}],
+    )
+    assert "## Headline ratios" in text
+    assert "| 1000 | refused | 9500 (±0%) |" in text
+    assert "| site.yml, re-run (idempotent) | 12.5 | 3 | 0 |" in text
