@@ -33,7 +33,13 @@ def main() -> None:
     )
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor")
     parser.add_argument("--deploy-only", nargs=2, metavar=("SCENARIO", "INVENTORY"))
+    parser.add_argument(
+        "--rebuild", metavar="DIRECTORY", help="rewrite a results folder's report from its raw numbers"
+    )
     args = parser.parse_args()
+    if args.rebuild:
+        harness.log("written: " + ", ".join(harness.rebuild_report(args.rebuild)))
+        return
 
     started = time.monotonic()
     suffix = f"-deploy-{args.deploy_only[0]}" if args.deploy_only else ""

@@ -439,6 +439,15 @@ def machine_context(setup: Setup, plan: Plan) -> dict[str, object]:
     return context
 
 
+def rebuild_report(directory: str) -> list[str]:
+    """The report again from a results folder's raw numbers (runs.csv, context.json, deploy.json)."""
+    with open(os.path.join(directory, "context.json"), encoding="utf-8") as handle:
+        context = json.load(handle)
+    with open(os.path.join(directory, "deploy.json"), encoding="utf-8") as handle:
+        deploy = json.load(handle)
+    return write_report(directory, report.read_runs(os.path.join(directory, "runs.csv")), context, deploy)
+
+
 def write_report(
     directory: str,
     runs: Sequence[report.Run],
@@ -451,6 +460,8 @@ def write_report(
     heads = report.headlines(cells)
     with open(os.path.join(directory, "deploy.json"), "w", encoding="utf-8") as handle:
         json.dump(list(deploy), handle, indent=1)
+    with open(os.path.join(directory, "context.json"), "w", encoding="utf-8") as handle:
+        json.dump(context, handle, indent=1)
     summary = os.path.join(directory, "report.md")
     with open(summary, "w", encoding="utf-8") as handle:
         handle.write(report.markdown(cells, heads, context, deploy))

@@ -92,7 +92,27 @@ class Cell:
     server_connections: int | None  # peak over the runs
     pgbouncer_busiest_process_cores: float | None  # median
     machine_cores: float | None  # median
+    pgbouncer_cores: float | None  # median
+    postgresql_cores: float | None  # median
+    client_host_cores: float | None  # median
     message: str
+
+    def cpu_text(self) -> str:
+        """Where the machine's CPU went in this cell (medians, in cores)."""
+        if self.machine_cores is None:
+            return "no CPU figures"
+        parts = [f"machine {self.machine_cores:.2f} cores busy"]
+        if self.client_host_cores is not None:
+            pgbench = self.client_host_cores
+            # On a per-host target, the client host's container holds PgBouncer as well.
+            if self.target.startswith("per_host") and self.pgbouncer_cores is not None:
+                pgbench -= self.pgbouncer_cores
+            parts.append(f"pgbench {pgbench:.2f}")
+        if self.pgbouncer_cores is not None:
+            parts.append(f"PgBouncer {self.pgbouncer_cores:.2f}")
+        if self.postgresql_cores is not None:
+            parts.append(f"PostgreSQL {self.postgresql_cores:.2f}")
+        return ", ".join(parts)
 
     @property
     def spread_pct(self) -> float | None:
@@ -133,6 +153,9 @@ def summarize(runs: Sequence[Run]) -> list[Cell]:
                 max(peaks) if peaks else None,
                 _median([r.pgbouncer_busiest_process_cores for r in members]),
                 _median([r.machine_cores for r in members]),
+                _median([r.pgbouncer_cores for r in members]),
+                _median([r.postgresql_cores for r in members]),
+                _median([r.client_host_cores for r in members]),
                 other[0].message if other else "",
             )
         )
@@ -169,6 +192,13 @@ def _added_latency_us(pooled: Cell | None, direct: Cell | None) -> float | None:
     return 1000 * (pooled.latency_ms - direct.latency_ms)
 
 
+def _server_cpu_ms(cell: Cell) -> float | None:
+    """PostgreSQL's and PgBouncer's CPU milliseconds per transaction in a cell."""
+    if not cell.tps or cell.postgresql_cores is None:
+        return None
+    return 1000 * (cell.postgresql_cores + (cell.pgbouncer_cores or 0)) / cell.tps
+
+
 def _unmeasured(name: str, goal: str, why: str) -> Headline:
     return Headline(name, "not measured", goal, None, why)
 
@@ -201,7 +231,8 @@ def headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headl
                 f"{ratio:.2f}x, {servers} server connections",
                 goal,
                 ratio >= 0.9 and servers is not None and servers <= 40,
-                f"{pooled_many.tps:.0f} tps vs direct at {best.clients} clients {best.tps:.0f} tps{direct_note}",
+                f"{pooled_many.tps:.0f} tps vs direct at {best.clients} clients {best.tps:.0f} tps{direct_note}; "
+                f"CPU at {many} clients: {pooled_many.cpu_text()}",
             )
         )
     else:
@@ -214,9 +245,17 @@ def headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headl
     ]
     name, goal = "connect per transaction, pooled vs direct", ">= 3x"
     at = 40 if 40 in connect else max(connect, default=0)
-    ratio = _ratio(find(cells, "connect", pooled, at), find(cells, "connect", "direct", at))
-    if ratio is not None:
-        out.append(Headline(f"{name} ({pooled}, {at} clients)", f"{ratio:.2f}x", goal, ratio >= 3, ""))
+    pooled_connect, direct_connect = find(cells, "connect", pooled, at), find(cells, "connect", "direct", at)
+    ratio = _ratio(pooled_connect, direct_connect)
+    if ratio is not None and pooled_connect is not None and direct_connect is not None:
+        detail = f"CPU, direct: {direct_connect.cpu_text()}; pooled: {pooled_connect.cpu_text()}"
+        server_ms = _server_cpu_ms(direct_connect), _server_cpu_ms(pooled_connect)
+        if None not in server_ms:
+            detail += (
+                f"; server-side CPU per new connection: {server_ms[0]:.2f} ms direct (PostgreSQL), "
+                f"{server_ms[1]:.2f} ms pooled (PgBouncer + PostgreSQL)"
+            )
+        out.append(Headline(f"{name} ({pooled}, {at} clients)", f"{ratio:.2f}x", goal, ratio >= 3, detail))
     else:
         out.append(_unmeasured(name, goal, "the connect workload lacks a direct or a pooled run"))
 
@@ -250,7 +289,7 @@ def headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headl
         bottleneck = busiest is not None and busiest >= 0.9
         detail = (
             f"at {at} clients the single PgBouncer process used {busiest:.2f} of a core while the whole "
-            f"machine was {machine:.2f} cores busy"
+            f"machine was {machine:.2f} cores busy ({one.cpu_text() if one else ''})"
             if busiest is not None and machine is not None
             else "no CPU figures"
         )
@@ -395,6 +434,8 @@ def plots(cells: Sequence[Cell], directory: str) -> list[str]:
         return written
     targets = list(dict.fromkeys(c.target for c in matrix))
     workloads = list(dict.fromkeys(c.workload for c in matrix))
+    # One colour per target in every plot, whichever targets a workload ran.
+    colour = {target: f"C{i}" for i, target in enumerate(targets)}
 
     fig, axes = plt.subplots(1, len(workloads), figsize=(4.5 * len(workloads), 4), squeeze=False)
     for ax, workload in zip(axes[0], workloads, strict=True):
@@ -403,13 +444,13 @@ def plots(cells: Sequence[Cell], directory: str) -> list[str]:
                 (c.clients, c.tps) for c in matrix if (c.workload, c.target) == (workload, target) and c.tps
             )
             if points:
-                ax.plot(*zip(*points, strict=True), marker="o", label=target)
+                ax.plot(*zip(*points, strict=True), marker="o", label=target, color=colour[target])
         ax.set_xscale("log")
         ax.set_title(WORKLOADS[workload].label, fontsize=9)
         ax.set_xlabel("clients")
         ax.set_ylabel("tps (median)")
         ax.grid(True, alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     written.append(_save(fig, directory, "tps_by_clients.png"))
 
@@ -435,7 +476,7 @@ def plots(cells: Sequence[Cell], directory: str) -> list[str]:
             if (c.workload, c.target) == ("select", target) and c.server_connections is not None and c.tps
         )
         if points:
-            ax.plot(*zip(*points, strict=True), marker="o", label=target)
+            ax.plot(*zip(*points, strict=True), marker="o", label=target, color=colour[target])
     ax.set_xscale("log")
     ax.set_xlabel("clients")
     ax.set_ylabel("peak server connections (select-only)")

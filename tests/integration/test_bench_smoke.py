@@ -68,6 +68,10 @@ def test_smoke_run_writes_a_report_that_parses(smoke_setup, tmp_path):
         text = handle.read()
     assert "## Headline ratios" in text
     assert "| 4 | " in text and "PostgreSQL" in text
+    # The report is rebuilt from the raw numbers alone, to the same text.
+    harness.rebuild_report(directory)
+    with open(f"{directory}/report.md", encoding="utf-8") as handle:
+        assert handle.read() == text
     pngs = [p for p in written if p.endswith(".png")]
     assert len(pngs) == 3
     for png in pngs:
