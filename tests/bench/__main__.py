@@ -66,7 +66,7 @@ def main() -> None:
         setup = harness.container_setup()
         harness.log(f"== data: pgbench --initialize --scale={args.scale}")
         harness.prepare_data(setup, args.scale, ["bench"])
-        harness.log(f"== runs: {len(plan.runs({t.name for t in setup.targets} | {'sweep'}))} planned")
+        harness.log(f"== runs: {len(plan.runs(setup.available()))} planned")
         runs = harness.run_plan(setup, plan)
         context = harness.machine_context(setup, plan)
         written = harness.write_report(directory, runs, context, deploy)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tests.bench import report
-from tests.bench.pgbench import WORKLOADS, Endpoint, parse_run, pgbench_argv
+from tests.bench.pgbench import WORKLOADS, Endpoint, Outcome, parse_run, pgbench_argv
 from tests.bench.probes import CpuMeter, ServerConnections
 
 
@@ -58,6 +58,10 @@ class Setup:
     admin_options: list[str]
     containers: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (id, cgroup)
     sweep: Callable[[int], Target] | None = None  # the sweep's target for a pool size
+
+    def available(self) -> set[str]:
+        """The target names a plan can use here ("sweep" when a sweep target exists)."""
+        return {t.name for t in self.targets} | ({"sweep"} if self.sweep else set())
 
 
 ALL_CLIENTS = (1, 40, 200, 1000)
@@ -124,8 +128,8 @@ def run_once(
     plan: Plan,
     meter: CpuMeter,
     tag: str,
-) -> tuple[object, dict[str, object]]:
-    """One bounded pgbench run with its probes; returns (Outcome, probe figures)."""
+) -> tuple[Outcome, dict[str, object]]:
+    """One bounded pgbench run with its probes; returns its outcome and the probes' figures."""
     seconds = plan.warmup + plan.seconds
     argv = pgbench_argv(WORKLOADS[workload], target.endpoint, clients, seconds)
     # The run's own application_name: PgBouncer sets it on each server connection it links to one
@@ -153,7 +157,7 @@ def run_once(
         returncode, output = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as expired:
         if target.place.container:
-            subprocess.run(["podman", "exec", target.place.container, "pkill", "-x", "pgbench"], check=False)
+            subprocess.run(target.place.argv(["pkill", "-x", "pgbench"]), check=False)
         returncode = 124
         output = f"pgbench: error: stopped after {limit} s\n" + str(expired.stdout or "")
     after = meter.snapshot()
@@ -182,7 +186,7 @@ def _rounded(value: float | None) -> float | None:
 
 def run_plan(setup: Setup, plan: Plan, progress: Callable[[str], None] = log) -> list[report.Run]:
     targets = {t.name: t for t in setup.targets}
-    order = plan.runs(set(targets) | ({"sweep"} if setup.sweep else set()))
+    order = plan.runs(setup.available())
     meter = CpuMeter(setup.containers)
     runs: list[report.Run] = []
     refused: set[tuple[str, str, int]] = set()
@@ -196,7 +200,7 @@ def run_plan(setup: Setup, plan: Plan, progress: Callable[[str], None] = log) ->
         run = report.Run(
             phase="sweep" if pool_size is not None else "matrix",
             workload=workload,
-            target=target.name if pool_size is None else target_name_for_sweep(target),
+            target=target.name,
             clients=clients,
             pool_size=pool_size,
             repeat=repeat,
@@ -220,10 +224,6 @@ def run_plan(setup: Setup, plan: Plan, progress: Callable[[str], None] = log) ->
             f"{clients} clients #{repeat}: {figure}, {run.server_connections} server connections"
         )
     return runs
-
-
-def target_name_for_sweep(target: Target) -> str:
-    return target.name.split("@", 1)[0]
 
 
 # --- the bench containers --------------------------------------------------------------------
@@ -259,52 +259,52 @@ def container_setup(database: str = "bench") -> Setup:
     # The VIP is .100 of the network (tests/bench/inventory/group_vars/all/main.yml).
     vip = re.sub(r"\.\d+$", ".100", db_address)
     app1, app2 = Place(APP1), Place(APP2)
+
+    def target(
+        name: str,
+        place: Place,
+        host: str,
+        port: int,
+        poolers: tuple[str, ...],
+        description: str = "",
+        db: str = database,
+    ) -> Target:
+        return Target(name, place, Endpoint(host, port, db, "bench"), password, poolers, description)
+
     targets = [
-        Target(
-            "direct", app1, Endpoint(db_address, 5432, database, "bench"), password, (), "app1 to PostgreSQL"
+        target("direct", app1, db_address, 5432, (), "app1 to PostgreSQL"),
+        target(
+            "per_host_tcp", app1, "127.0.0.1", 6432, (APP1,), "app1's PgBouncer (1 process) on 127.0.0.1:6432"
         ),
-        Target(
-            "per_host_tcp",
-            app1,
-            Endpoint("127.0.0.1", 6432, database, "bench"),
-            password,
-            (APP1,),
-            "app1's PgBouncer (1 process) on 127.0.0.1:6432",
-        ),
-        Target(
+        target(
             "per_host_socket",
             app1,
-            Endpoint("/var/run/postgresql", 6432, database, "bench"),
-            password,
+            "/var/run/postgresql",
+            6432,
             (APP1,),
             "app1's PgBouncer (1 process) on its unix socket",
         ),
-        Target(
+        target(
             "per_host_2proc",
             app2,
-            Endpoint("127.0.0.1", 6432, database, "bench"),
-            password,
+            "127.0.0.1",
+            6432,
             (APP2,),
             "app2's PgBouncer (2 processes, so_reuseport) on 127.0.0.1:6432",
         ),
-        Target(
+        target(
             "central",
             app1,
-            Endpoint(vip, 6432, database, "bench"),
-            password,
+            vip,
+            6432,
             (POOL1, POOL2),
             "app1 to the VIP: HAProxy, then PgBouncer on pool1 or pool2",
         ),
     ]
 
     def sweep(size: int) -> Target:
-        return Target(
-            "per_host_tcp@sweep",
-            app1,
-            Endpoint("127.0.0.1", 6432, f"bench_pool{size}", "bench"),
-            password,
-            (APP1,),
-        )
+        # per_host_tcp, on the sweep's database entry of that pool size.
+        return target("per_host_tcp", app1, "127.0.0.1", 6432, (APP1,), db=f"bench_pool{size}")
 
     return Setup(
         database=database,
@@ -396,9 +396,8 @@ def results_directory(root: str, suffix: str = "") -> str:
 
 def _first_line(argv: Sequence[str]) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    return (
-        (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else "?"
-    )
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else "?"
 
 
 def machine() -> str:
@@ -440,30 +439,30 @@ def machine_context(setup: Setup, plan: Plan) -> dict[str, object]:
     return context
 
 
-def rebuild_report(directory: str) -> list[str]:
-    """The report again from a results folder's raw numbers (runs.csv, context.json, deploy.json)."""
-    with open(os.path.join(directory, "context.json"), encoding="utf-8") as handle:
-        context = json.load(handle)
-    with open(os.path.join(directory, "deploy.json"), encoding="utf-8") as handle:
-        deploy = json.load(handle)
-    return write_report(directory, report.read_runs(os.path.join(directory, "runs.csv")), context, deploy)
-
-
 def write_report(
     directory: str,
     runs: Sequence[report.Run],
     context: dict[str, object],
     deploy: Sequence[dict[str, object]],
 ) -> list[str]:
-    runs_csv = os.path.join(directory, "runs.csv")
-    report.write_runs(runs_csv, runs)
-    cells = report.summarize(report.read_runs(runs_csv))
-    heads = report.headlines(cells)
+    """The raw numbers (runs.csv, context.json, deploy.json), then the report rendered from them."""
+    report.write_runs(os.path.join(directory, "runs.csv"), runs)
     with open(os.path.join(directory, "deploy.json"), "w", encoding="utf-8") as handle:
         json.dump(list(deploy), handle, indent=1)
     with open(os.path.join(directory, "context.json"), "w", encoding="utf-8") as handle:
         json.dump(context, handle, indent=1)
+    return rebuild_report(directory)
+
+
+def rebuild_report(directory: str) -> list[str]:
+    """report.md and the plots from a results folder's raw numbers alone."""
+    with open(os.path.join(directory, "context.json"), encoding="utf-8") as handle:
+        context = json.load(handle)
+    with open(os.path.join(directory, "deploy.json"), encoding="utf-8") as handle:
+        deploy = json.load(handle)
+    runs_csv = os.path.join(directory, "runs.csv")
+    cells = report.summarize(report.read_runs(runs_csv))
     summary = os.path.join(directory, "report.md")
     with open(summary, "w", encoding="utf-8") as handle:
-        handle.write(report.markdown(cells, heads, context, deploy))
+        handle.write(report.markdown(cells, report.headlines(cells), context, deploy))
     return [runs_csv, summary, *report.plots(cells, directory)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from statistics import median
 
@@ -199,6 +199,15 @@ def _server_cpu_ms(cell: Cell) -> float | None:
     return 1000 * (cell.postgresql_cores + (cell.pgbouncer_cores or 0)) / cell.tps
 
 
+def _completed(cells: Sequence[Cell], workload: str, target: str) -> list[Cell]:
+    """The matrix cells of a workload and target that have a throughput."""
+    return [
+        c
+        for c in cells
+        if (c.phase, c.workload, c.target) == ("matrix", workload, target) and c.tps is not None
+    ]
+
+
 def _unmeasured(name: str, goal: str, why: str) -> Headline:
     return Headline(name, "not measured", goal, None, why)
 
@@ -206,11 +215,7 @@ def _unmeasured(name: str, goal: str, why: str) -> Headline:
 def headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headline]:
     """The issue's ratios, each against its goal, from the summarised cells."""
     out: list[Headline] = []
-    direct_select = [
-        c
-        for c in cells
-        if (c.phase, c.workload, c.target) == ("matrix", "select", "direct") and c.tps is not None
-    ]
+    direct_select = _completed(cells, "select", "direct")
     many = max((c.clients for c in cells if c.phase == "matrix"), default=0)
     pooled_many = find(cells, "select", pooled, many)
     name = f"{pooled} at {many} clients vs the best direct run (select)"
@@ -238,11 +243,7 @@ def headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headl
     else:
         out.append(_unmeasured(name, goal, "the select workload lacks a direct or a pooled run"))
 
-    connect = [
-        c.clients
-        for c in cells
-        if (c.phase, c.workload, c.target) == ("matrix", "connect", "direct") and c.tps is not None
-    ]
+    connect = [c.clients for c in _completed(cells, "connect", "direct")]
     name, goal = "connect per transaction, pooled vs direct", ">= 3x"
     at = 40 if 40 in connect else max(connect, default=0)
     pooled_connect, direct_connect = find(cells, "connect", pooled, at), find(cells, "connect", "direct", at)
@@ -269,11 +270,7 @@ def headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headl
             out.append(Headline(name, f"{added:.0f} µs", goal, added <= 50, ""))
 
     name, goal = "2 processes vs 1 (select)", ">= 1.7x where PgBouncer is the bottleneck"
-    tops = [
-        c.clients
-        for c in cells
-        if (c.phase, c.workload, c.target) == ("matrix", "select", "per_host_2proc") and c.tps is not None
-    ]
+    tops = [c.clients for c in _completed(cells, "select", "per_host_2proc")]
     if tops:
         # Where the single process worked hardest: the likeliest place for it to be the bottleneck.
         at = max(
@@ -437,20 +434,21 @@ def plots(cells: Sequence[Cell], directory: str) -> list[str]:
     # One colour per target in every plot, whichever targets a workload ran.
     colour = {target: f"C{i}" for i, target in enumerate(targets)}
 
-    fig, axes = plt.subplots(1, len(workloads), figsize=(4.5 * len(workloads), 4), squeeze=False)
-    for ax, workload in zip(axes[0], workloads, strict=True):
+    def line_per_target(ax: object, workload: str, value: Callable[[Cell], float | None]) -> None:
         for target in targets:
             points = sorted(
-                (c.clients, c.tps) for c in matrix if (c.workload, c.target) == (workload, target) and c.tps
+                (c.clients, v)
+                for c in matrix
+                if (c.workload, c.target) == (workload, target) and c.tps and (v := value(c)) is not None
             )
             if points:
-                ax.plot(*zip(*points, strict=True), marker="o", label=target, color=colour[target])
-        ax.set_xscale("log")
+                ax.plot(*zip(*points, strict=True), marker="o", label=target, color=colour[target])  # type: ignore[attr-defined]
+
+    fig, axes = plt.subplots(1, len(workloads), figsize=(4.5 * len(workloads), 4), squeeze=False)
+    for ax, workload in zip(axes[0], workloads, strict=True):
+        line_per_target(ax, workload, lambda c: c.tps)
         ax.set_title(WORKLOADS[workload].label, fontsize=9)
-        ax.set_xlabel("clients")
-        ax.set_ylabel("tps (median)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        _log_axes(ax, "clients", "tps (median)", legend_size=7)
     fig.tight_layout()
     written.append(_save(fig, directory, "tps_by_clients.png"))
 
@@ -469,19 +467,8 @@ def plots(cells: Sequence[Cell], directory: str) -> list[str]:
     written.append(_save(fig, directory, "latency_one_client.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for target in targets:
-        points = sorted(
-            (c.clients, c.server_connections)
-            for c in matrix
-            if (c.workload, c.target) == ("select", target) and c.server_connections is not None and c.tps
-        )
-        if points:
-            ax.plot(*zip(*points, strict=True), marker="o", label=target, color=colour[target])
-    ax.set_xscale("log")
-    ax.set_xlabel("clients")
-    ax.set_ylabel("peak server connections (select-only)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    line_per_target(ax, "select", lambda c: c.server_connections)
+    _log_axes(ax, "clients", "peak server connections (select-only)")
     fig.tight_layout()
     written.append(_save(fig, directory, "server_connections.png"))
 
@@ -491,15 +478,20 @@ def plots(cells: Sequence[Cell], directory: str) -> list[str]:
         for workload in dict.fromkeys(c.workload for c in sweep):
             points = sorted((c.pool_size, c.tps) for c in sweep if c.workload == workload)
             ax.plot(*zip(*points, strict=True), marker="o", label=workload)
-        ax.set_xscale("log")
-        ax.set_xlabel(f"pool_size ({sweep[0].clients} clients)")
-        ax.set_ylabel("tps (median)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        _log_axes(ax, f"pool_size ({sweep[0].clients} clients)", "tps (median)")
         fig.tight_layout()
         written.append(_save(fig, directory, "pool_size_sweep.png"))
     plt.close("all")
     return written
+
+
+def _log_axes(ax: object, xlabel: str, ylabel: str, legend_size: int = 8) -> None:
+    """A logarithmic x axis, both labels, a light grid and the legend."""
+    ax.set_xscale("log")  # type: ignore[attr-defined]
+    ax.set_xlabel(xlabel)  # type: ignore[attr-defined]
+    ax.set_ylabel(ylabel)  # type: ignore[attr-defined]
+    ax.grid(True, alpha=0.3)  # type: ignore[attr-defined]
+    ax.legend(fontsize=legend_size)  # type: ignore[attr-defined]
 
 
 def _save(fig: object, directory: str, name: str) -> str:
