@@ -16,9 +16,26 @@ def python_literal(value: object) -> str:
         raise AnsibleFilterError(str(exc)) from None
 
 
-def database_url(user: str, host: str, port: int, database: str) -> str:
-    """A libpq URL with every part from the inventory percent-encoded."""
-    return app_files.database_url(str(user), str(host), int(port), str(database))
+def database_url(
+    user: str, host: str, port: int, database: str, sslmode: str = "", sslrootcert: str = ""
+) -> str:
+    """A libpq URL with every part from the inventory percent-encoded, the host checked, and the
+    TLS parameters when ``sslmode`` is set."""
+    try:
+        return app_files.database_url(
+            str(user), str(host), int(port), str(database), str(sslmode), str(sslrootcert)
+        )
+    except ConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def shell_value(value: object, variable: str) -> str:
+    """``value`` single-quoted for a file a POSIX shell sources (fails naming ``variable`` on a
+    control character)."""
+    try:
+        return app_files.shell_value(value, str(variable))
+    except ConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
 
 
 def endpoint_errors(host: object, port: object) -> list[str]:
@@ -39,4 +56,5 @@ class FilterModule:
             "database_url": database_url,
             "endpoint_errors": endpoint_errors,
             "python_literal": python_literal,
+            "shell_value": shell_value,
         }

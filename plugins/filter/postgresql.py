@@ -17,11 +17,12 @@ def hba_block(
     grants: Mapping[str, Iterable[str]],
     addresses: Iterable[object],
     allow_everywhere: bool = False,
+    tls: bool = False,
 ) -> str:
-    """The toolkit's pg_hba.conf block, one rule per line."""
+    """The toolkit's pg_hba.conf block, one rule per line (hostssl for the poolers with ``tls``)."""
     try:
         lines = pg_hba.hba_rules(
-            auth_user, auth_database, grants, addresses, allow_everywhere=allow_everywhere
+            auth_user, auth_database, grants, addresses, allow_everywhere=allow_everywhere, tls=bool(tls)
         )
     except ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None

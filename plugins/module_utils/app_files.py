@@ -1,18 +1,21 @@
-"""Values for the application-side files: a libpq URL and Python literals, rendered by escaping.
+"""Values for the application-side files: a libpq URL, shell values and Python literals, rendered
+by escaping.
 
 Nothing from the inventory is pasted into a file as code: a Python literal is ``repr()`` of the
 value (always a literal that evaluates to that exact string), a URL part is percent-encoded with
-nothing considered safe, so a quote, a brace, a slash or an ``@`` stays data.
+nothing considered safe, so a quote, a brace, a slash or an ``@`` stays data, the URL's host is a
+plain address in canonical form, a host name or an encoded socket directory, and every value of
+the environment file is single-quoted for the shell that sources it.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
     ConfigError,
     check_host,
@@ -36,18 +39,45 @@ def python_literal(value: object) -> str:
     raise ConfigError(f"cannot render a {type(value).__name__} as a Python literal")
 
 
-def database_url(user: str, host: str, port: int, database: str) -> str:
-    """``postgresql://user@host:port/database`` with user, database and a socket path encoded."""
-    if host.startswith("/"):
-        netloc_host = urllib.parse.quote(host, safe="")
-    else:
-        try:
-            netloc_host = f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
-        except ValueError:
-            netloc_host = host
-    return "postgresql://{}@{}:{}/{}".format(
+def shell_value(value: object, where: str) -> str:
+    """``value`` single-quoted for a POSIX shell: every character literal, a ``'`` written ``'\\''``.
+
+    A control character is refused: a line break would end the assignment and start a command.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(f"{where}: must be text, got {type(value).__name__}")
+    text = str(value)
+    if CONTROL_CHARACTERS.search(text):
+        raise ConfigError(
+            f"{where}: {text!r} holds a line break or another control character (allowed: one line "
+            "of printable text)"
+        )
+    return "'{}'".format(text.replace("'", "'\\''"))
+
+
+SSLMODES = ("", "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def database_url(
+    user: str, host: str, port: int, database: str, sslmode: str = "", sslrootcert: str = ""
+) -> str:
+    """``postgresql://user@host:port/database[?sslmode=...&sslrootcert=...]`` with user, database,
+    a socket path and the query values encoded; the host checked as check_endpoint checks it, an
+    address in canonical form."""
+    netloc_host = check_endpoint(host, port, "pgbouncer_app_files")
+    if netloc_host.startswith("/"):
+        netloc_host = urllib.parse.quote(netloc_host, safe="")
+    elif ":" in netloc_host:
+        netloc_host = f"[{netloc_host}]"
+    url = "postgresql://{}@{}:{}/{}".format(
         urllib.parse.quote(user, safe=""), netloc_host, int(port), urllib.parse.quote(database, safe="")
     )
+    if sslmode not in SSLMODES:
+        raise ConfigError(
+            f"pgbouncer_app_files_sslmode: must be one of {', '.join(SSLMODES[1:])} or empty, got {sslmode!r}"
+        )
+    query = {key: value for key, value in (("sslmode", sslmode), ("sslrootcert", sslrootcert)) if value}
+    return url + ("?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote, safe="") if query else "")
 
 
 def app_database_errors(
@@ -106,11 +136,13 @@ def app_database_errors(
     return errors
 
 
-def check_endpoint(host: Any, port: Any, where: str) -> None:
-    """The endpoint the files point at: a host or address, or a socket directory, and a port."""
-    check_host(host, f"{where} host")
+def check_endpoint(host: Any, port: Any, where: str) -> str:
+    """The endpoint the files point at (``where``_host and ``where``_port): a host name, a plain
+    address or a socket directory, and a port; the host as it is rendered (check_host)."""
     if "," in str(host):
-        raise ConfigError(f"{where} host: one host, not a list, got {host!r}")
-    check_text(port, f"{where} port")
+        raise ConfigError(f"{where}_host: one host, not a list, got {host!r}")
+    rendered = check_host(host, f"{where}_host")
+    check_text(port, f"{where}_port")
     if isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535:
-        raise ConfigError(f"{where} port: must be a TCP port, got {port!r}")
+        raise ConfigError(f"{where}_port: must be a TCP port, got {port!r}")
+    return rendered

@@ -3,18 +3,24 @@ models them.
 
 ``lb_config`` checks every inventory value that reaches haproxy.cfg or keepalived.conf and
 derives what the templates render (the router id, this host's priority, its VRRP peers, the
-HAProxy servers). Nothing is escaped: every value is an integer, an IP address, or text matched
-in full against a pattern that holds no whitespace, quote, comment or brace character of either
-file's syntax, so no inventory value can add a line or a directive to them. Every error names the
-variable (or the host and its variable) it comes from and never holds the VRRP password.
+HAProxy servers). Nothing is escaped: every value is an integer, an IP address in the canonical
+form addresses.py gives (no zone id, never the input), or text matched in full against a pattern
+that holds no whitespace, quote, comment or brace character of either file's syntax, so no
+inventory value can add a line or a directive to them. Every error names the variable (or the
+host and its variable) it comes from and never holds the VRRP password.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+    AddressError,
+    parse_address,
+    parse_interface,
+)
 
 # Linux interface names: 1 to 15 bytes (IFNAMSIZ - 1), no whitespace, '/' or ':'. Narrowed to
 # what real names use, so nothing of keepalived's syntax (quotes, '#', '!', '$', '@', '~', braces)
@@ -108,9 +114,9 @@ def as_address(value: object, where: str, *, ipv4_only: bool = False) -> str:
     if not isinstance(value, str):
         raise LbConfigError(f"{where}: must be an IP address, got {type(value).__name__}")
     try:
-        interface = ipaddress.ip_interface(value)
-    except ValueError:
-        raise LbConfigError(f"{where}: {value!r} is not an IP address") from None
+        interface = parse_interface(value)
+    except AddressError as exc:
+        raise LbConfigError(f"{where}: {value!r} is not an IP address ({exc})") from None
     if interface.network.prefixlen != interface.max_prefixlen:
         raise LbConfigError(f"{where}: {value!r} is a network, not one address")
     if ipv4_only and interface.version != 4:
@@ -124,7 +130,7 @@ def as_address(value: object, where: str, *, ipv4_only: bool = False) -> str:
 def derived_router_id(virtual_ip: str) -> int:
     """The VRRP router id for ``virtual_ip``: its last octet (0 becomes 255), so two VIPs of one
     /24 never share an id, and anyone reading the inventory can tell the id."""
-    return int(ipaddress.IPv4Address(virtual_ip).packed[-1]) or 255
+    return int(parse_address(virtual_ip).packed[-1]) or 255
 
 
 def derived_priority(index: int) -> int:
@@ -175,12 +181,20 @@ def _host_list(value: object, where: str, hostvars: Mapping[str, Any], minimum: 
 
 def _listen_addresses(variables: Mapping[str, Any]) -> list[str] | None:
     """The central host's pgbouncer_listen_addr when the inventory sets it (a list or the
-    comma-separated form), else None."""
+    comma-separated form), addresses in canonical form to compare with the host's, else None.
+    (Items that are no address are compared as given; the pgbouncer role refuses them by name.)"""
     value = variables.get("pgbouncer_listen_addr")
     if value is None:
         return None
     items = value.split(",") if isinstance(value, str) else list(value)
-    return [str(item).strip() for item in items]
+    return [_canonical_or_given(str(item).strip()) for item in items]
+
+
+def _canonical_or_given(text: str) -> str:
+    try:
+        return str(parse_address(text))
+    except AddressError:
+        return text
 
 
 def lb_config(
@@ -210,7 +224,7 @@ def lb_config(
     peer_addresses: dict[str, str] = {}
     for peer in peers or []:
         address = _collect(errors, host_address, peer, hostvars[peer])
-        if address is not None and ipaddress.ip_address(address).version != 4:
+        if address is not None and parse_address(address).version != 4:
             errors.append(f"{peer}: address {address} is not IPv4 (VRRP advertisements go over IPv4 here)")
         elif address is not None:
             peer_addresses[peer] = address

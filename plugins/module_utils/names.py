@@ -3,7 +3,15 @@
 Names are always quoted where they are used (SQL through format('%I'), pg_hba.conf, userlist.txt),
 so capitals, spaces, quotes and unicode are fine. What is refused cannot round-trip: control
 characters (they hide in logs and split lines), surrounding whitespace, more than 63 bytes (the
-server truncates), and role or schema names PostgreSQL or PgBouncer give a meaning of their own.
+server truncates), a leading '/' (a regular expression in pg_hba.conf), and role or schema names
+PostgreSQL or PgBouncer give a meaning of their own.
+
+pg_hba.conf's other special forms lose their meaning when quoted, and pg_hba.py quotes every name:
+``+name`` (members of a role), ``@file`` (names read from a file) and the keywords ``all``,
+``sameuser``, ``samerole``, ``samegroup`` and ``replication``. A leading '/' does not: PostgreSQL
+16 and later read ``"/..."`` as a regular expression all the same, so a role named ``/.*`` would
+match every role. The rule is kept for every name (schema and function names never reach
+pg_hba.conf, but one rule for all names refuses nothing anyone needs).
 Each function returns what is wrong, or None; callers raise their own error type with it.
 """
 
@@ -34,6 +42,11 @@ def name_problem(value: object) -> str | None:
         return f"must not contain control characters (NUL, tab, newline...), got {value!r}"
     if value != value.strip():
         return f"must not start or end with whitespace, got {value!r}"
+    if value.startswith("/"):
+        return (
+            f"must not start with '/', which pg_hba.conf reads as a regular expression on PostgreSQL 16 "
+            f"and later, even quoted (it would match other names), got {value!r}"
+        )
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError:

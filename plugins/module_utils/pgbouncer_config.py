@@ -15,8 +15,8 @@ Every error names the inventory variable it comes from (``pgbouncer_databases[2]
 from __future__ import annotations
 
 import functools
-import ipaddress
 import math
+import posixpath
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -26,11 +26,16 @@ from typing import Any, TypeVar
 
 import yaml
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+    AddressError,
+    parse_address,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import (
     CONTROL_CHARACTERS,
     name_problem,
     role_name_problem,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.tls_files import TLS_FILES
 
 TABLE_FILE = Path(__file__).with_name("pgbouncer_settings.yml")
 T = TypeVar("T")
@@ -44,6 +49,9 @@ PASSWORD_MAX_BYTES = 1024
 _UNQUOTED_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 QUOTED_KEYS_SINCE = "1.25.0"
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# A last label getaddrinfo (inet_aton) reads as part of an IPv4 address in another notation:
+# "127.1", "010.0.0.1", "0x7f000001" are addresses to libpq and PgBouncer, not names.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
 _PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _DECIMAL = re.compile(r"-?[0-9]+")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -215,12 +223,35 @@ def check_section_name(value: object, where: str, *, kind: str, version: str) ->
 SUN_PATH_MAX = 107
 
 
+# Directories every local user can write (sticky or not), and their aliases through the usual
+# symlinks: whoever creates the socket's name there first gets the connections.
+WORLD_WRITABLE_DIRS = (
+    "/tmp",
+    "/var/tmp",
+    "/dev/shm",
+    "/run/shm",
+    "/run/lock",
+    "/var/lock",
+    "/var/run/lock",
+    "/var/crash",
+)
+DEFAULT_SOCKET_DIR = "/var/run/postgresql"
+
+
 def check_socket_dir(value: object, where: str, port: object = 65535) -> str:
     """A unix socket directory PgBouncer reads as one directory: an absolute path without a comma
-    (a comma makes a host value a list) and short enough for its socket file."""
+    (a comma makes a host value a list), short enough for its socket file, and not in a directory
+    any local user can write; the normalised path."""
     text = check_path(value, where)
     if "," in text:
         raise ConfigError(f"{where}: {text!r} contains a comma, which PgBouncer reads as a list of hosts")
+    shared = next((d for d in WORLD_WRITABLE_DIRS if text == d or text.startswith(d + "/")), None)
+    if shared is not None:
+        raise ConfigError(
+            f"{where}: {value!r} is in a directory every local user can write ({shared}), where any of "
+            f"them could create the socket first; use a directory only the service user can write, "
+            f"such as {DEFAULT_SOCKET_DIR} (the default)"
+        )
     socket = f"{text.rstrip('/')}/.s.PGSQL.{port}"
     if len(socket.encode()) > SUN_PATH_MAX:
         raise ConfigError(
@@ -232,38 +263,65 @@ def check_socket_dir(value: object, where: str, port: object = 65535) -> str:
 
 def check_host(value: object, where: str) -> str:
     """What a PgBouncer ``host`` can be: host names and IP addresses, comma-separated, or one
-    absolute unix socket directory."""
+    absolute unix socket directory; rendered canonical (addresses by the parser, paths
+    normalised)."""
     text = check_text(value, where)
     if text.startswith("/"):
         return check_socket_dir(text, where)
+    parts = []
     for part in text.split(","):
-        if not is_host_or_address(part):
+        canonical = canonical_host(part)
+        if canonical is None:
             raise ConfigError(
                 f"{where}: {part!r} is not a host name or an IP address "
-                "(allowed: names, addresses, a comma-separated list of those, or a socket directory)"
+                "(allowed: names, addresses without a zone id, a comma-separated list of those, or a "
+                "socket directory)"
             )
-    return text
+        parts.append(canonical)
+    return ",".join(parts)
 
 
-def is_host_or_address(text: str) -> bool:
-    """A DNS name (RFC 1123 labels), an IPv4 or an IPv6 address."""
+def canonical_host(text: object) -> str | None:
+    """``text`` as it is rendered: an IP address in its canonical form (addresses.py: no zone id),
+    a DNS name (RFC 1123 labels, letters, digits and '-', at most one trailing dot, not ending in a
+    label inet_aton reads as a number) as given; None for anything else."""
     try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
+        return str(parse_address(text))
+    except AddressError:
         pass
-    labels = text.rstrip(".").split(".")
-    return 0 < len(text) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+    if not isinstance(text, str) or not 0 < len(text) <= 253:
+        return None
+    labels = (text[:-1] if text.endswith(".") else text).split(".")
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels) or _NUMERIC_LABEL.fullmatch(labels[-1]):
+        return None
+    return str(text)
+
+
+def is_host_or_address(text: object) -> bool:
+    """A DNS name or a plain IPv4 or IPv6 address (see canonical_host)."""
+    return canonical_host(text) is not None
 
 
 def check_path(value: object, where: str) -> str:
-    """An absolute path, one line, not a device or kernel file (PgBouncer reads such files whole)."""
+    """An absolute path, one line, without a '..' component and not a device or kernel file
+    (PgBouncer reads such files whole); the normalised path (repeated slashes and '.' removed).
+
+    '..' is refused rather than resolved: resolving it without the file system is wrong behind a
+    symlink (/var/run/../dev is /dev, since /var/run is /run), and no configuration needs it.
+    """
     text = check_text(value, where)
     if not text.startswith("/"):
         raise ConfigError(f"{where}: {text!r} must be an absolute path")
-    if re.match(r"/(dev|proc|sys)(/|$)", text):
-        raise ConfigError(f"{where}: {text!r} points into /dev, /proc or /sys")
-    return text
+    if ".." in text.split("/"):
+        raise ConfigError(
+            f"{where}: {text!r} has a '..' component, which a symlinked directory before it would "
+            "lead elsewhere; write the path without it"
+        )
+    # normpath keeps a leading "//" (POSIX leaves its meaning to the system): collapse it too.
+    path = "/" + posixpath.normpath(text).lstrip("/")
+    if re.match(r"/(dev|proc|sys)(/|$)", path):
+        raise ConfigError(f"{where}: {text!r} points into /dev, /proc or /sys ({path})")
+    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,8 +361,13 @@ def _element(text: str, kind: str, where: str) -> str:
         check_name(text, where, kind="role")
     elif kind == "parameter" and not _PARAMETER.fullmatch(text):
         raise ConfigError(f"{where}: {text!r} is not a parameter name")
-    elif kind == "address" and text != "*" and not is_host_or_address(text):
-        raise ConfigError(f"{where}: {text!r} is not an address, a host name or *")
+    elif kind == "address" and text != "*":
+        canonical = canonical_host(text)
+        if canonical is None:
+            raise ConfigError(
+                f"{where}: {text!r} is not an address, a host name or * (addresses without a zone id)"
+            )
+        return canonical
     return text
 
 
@@ -492,9 +555,17 @@ def url_errors(value: object, where: str) -> list[str]:
         text = check_text(value, where)
     except ConfigError as exc:
         return [str(exc)]
-    parts = urllib.parse.urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname or not is_host_or_address(parts.hostname):
-        return [f"{where}: {text!r} must be an http:// or https:// URL with a host name"]
+    plain = f"{where}: {text!r} must be an http:// or https:// URL with a host name or address"
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port  # raises on a port that is not one
+    except ValueError:
+        return [plain + " (and a port from 1 to 65535)"]
+    if parts.scheme not in ("http", "https") or not is_host_or_address(parts.hostname) or port == 0:
+        return [plain]
+    # A bracketed host is an IPv6 address (urllib takes "[v1.x]", IPvFuture, for a name).
+    if "[" in parts.netloc and ":" not in str(parts.hostname):
+        return [plain]
     if re.search(r"\s", text) or parts.username or parts.password:
         return [f"{where}: {text!r} must not contain whitespace or credentials"]
     return []
@@ -524,6 +595,8 @@ ROLE_VARIABLES = {
     "pgbouncer_admin_users": "admin_users",
     "pgbouncer_stats_users": "stats_users",
     "pgbouncer_auth_type": "auth_type",
+    "pgbouncer_server_tls_sslmode": "server_tls_sslmode",
+    "pgbouncer_client_tls_sslmode": "client_tls_sslmode",
 }
 # [pgbouncer] keys the toolkit sets itself (or must never be set): refused in pgbouncer_settings,
 # with what to use instead.
@@ -538,7 +611,12 @@ MANAGED_KEYS = {
     "so_reuseport": "the role sets it from the number of processes",
     "user": "PgBouncer runs as the service user under systemd and must not switch users",
     "conffile": "the role manages the configuration file",
+    "server_tls_ca_file": "the role points it at the CA of the pgbouncer_tls role",
+    "client_tls_cert_file": "the role points it at the host's certificate from the pgbouncer_tls role",
+    "client_tls_key_file": "the role points it at the host's key from the pgbouncer_tls role",
 }
+# sslmodes under which PgBouncer checks the server's certificate against server_tls_ca_file.
+VERIFYING_SSLMODES = ("verify-ca", "verify-full")
 # [databases] keys an entry's `settings` may not set, and why.
 DATABASE_MANAGED_KEYS = {
     "dbname": "use the entry's dbname",
@@ -554,16 +632,18 @@ DATABASE_MANAGED_KEYS = {
     "auth_query": "the lookup is pgbouncer_auth_schema.pgbouncer_auth_function for every entry",
 }
 LOOPBACK_NAMES = frozenset({"localhost"})
+AUTH_FILE = "/etc/pgbouncer/userlist.txt"
 # The auth types under which PgBouncer verifies the client's SCRAM proof and reuses its keys.
 AUTH_TYPES = ("scram-sha-256", "md5", "hba")
 
 
-def _is_loopback(address: str) -> bool:
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` is "localhost" or a loopback address (addresses.py: no zone id)."""
     if address in LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
+        return parse_address(address).is_loopback
+    except AddressError:
         return False
 
 
@@ -723,7 +803,7 @@ def pooler_config(
             listen_port or 65535,
         )
     if inputs.get("pgbouncer_topology", "per_host") == "per_host":
-        outside = [a for a in _as_list(inputs.get("pgbouncer_listen_addr")) if not _is_loopback(str(a))]
+        outside = [a for a in _as_list(inputs.get("pgbouncer_listen_addr")) if not is_loopback(str(a))]
         if outside:
             errors.append(
                 f"pgbouncer_listen_addr: the per_host topology listens on loopback only, got {outside}"
@@ -824,7 +904,15 @@ def pooler_config(
         pgbouncer["auth_query"] = collect(
             errors, check_text, auth_query(schema, function), "pgbouncer_auth_query"
         )
-    pgbouncer["auth_file"] = inputs.get("auth_file", "/etc/pgbouncer/userlist.txt")
+    auth_file = setting("pgbouncer", "auth_file", inputs.get("auth_file", AUTH_FILE), "auth_file")
+    if auth_file is not None:
+        pgbouncer["auth_file"] = auth_file
+    # TLS: the files the pgbouncer_tls role places (tls_files.py), where the modes need them.
+    if pgbouncer.get("server_tls_sslmode") in VERIFYING_SSLMODES:
+        pgbouncer["server_tls_ca_file"] = TLS_FILES["ca"]
+    if pgbouncer.get("client_tls_sslmode", "disable") != "disable":
+        pgbouncer["client_tls_cert_file"] = TLS_FILES["cert"]
+        pgbouncer["client_tls_key_file"] = TLS_FILES["key"]
     for key, value in dict(instance or {}).items():
         if key == "peers":
             continue

@@ -12,6 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+    AddressError,
+    parse_interface,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pg_hba import hba_rules
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
     ConfigError,
@@ -179,7 +183,14 @@ def grant_list(
 
 def host_addresses(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[str]:
     """The address of each PgBouncer host for pg_hba.conf: its ``pgbouncer_address`` (multi-homed
-    hosts) or the default IPv4 (else IPv6) address Ansible gathered, as a host network."""
+    hosts) or the default IPv4 (else IPv6) address Ansible gathered, as a host network in its
+    canonical form (addresses.py).
+
+    An address the parser refuses (a zone id, a name) is passed on as given, for check_address to
+    refuse by name in postgresql_side_errors: this runs inside the first play's no_log task, where
+    a failure of its own would be reported without its message. The block is never rendered with
+    it (hba_rules checks every address again).
+    """
     addresses = []
     for host in hosts:
         variables = hostvars[host]
@@ -190,9 +201,10 @@ def host_addresses(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[st
             raise ConfigError(
                 f"{host}: no address for pg_hba.conf; set pgbouncer_address on the host or gather its facts"
             )
-        addresses.append(
-            str(address) if "/" in str(address) else f"{address}/{128 if ':' in str(address) else 32}"
-        )
+        try:
+            addresses.append(parse_interface(str(address)).with_prefixlen)
+        except AddressError:
+            addresses.append(str(address))
     return addresses
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.lb_config import (
     LbConfigError,
+    as_address,
     as_int,
     host_address,
 )
@@ -160,8 +161,9 @@ def central_peering(
 
 
 def central_endpoint(groups: Mapping[str, Sequence[str]], hostvars: Mapping[str, Any]) -> dict[str, Any]:
-    """Where the applications of the central topology connect: the virtual IP and HAProxy's port,
-    as the first host of pgbouncer_lb has them."""
+    """Where the applications of the central topology connect: the virtual IP (checked as the lb
+    role checks it, and in canonical form: under --limit the lb hosts' own checks may not run)
+    and HAProxy's port, as the first host of pgbouncer_lb has them."""
     lb = group(groups, LB_GROUP)
     if not lb:
         raise ValueError(f"{LB_GROUP}: has no host, so there is no virtual IP to connect to")
@@ -169,5 +171,9 @@ def central_endpoint(groups: Mapping[str, Sequence[str]], hostvars: Mapping[str,
     virtual_ip = variables.get("pgbouncer_lb_virtual_ip")
     if not virtual_ip:
         raise ValueError(f"{lb[0]}: pgbouncer_lb_virtual_ip is not set")
+    try:
+        host = as_address(virtual_ip, f"{lb[0]}: pgbouncer_lb_virtual_ip", ipv4_only=True)
+    except LbConfigError as exc:
+        raise ValueError(str(exc)) from None
     port = variables.get("pgbouncer_lb_port") or variables.get("pgbouncer_listen_port") or DEFAULT_PORT
-    return {"host": str(virtual_ip), "port": port}
+    return {"host": host, "port": port}

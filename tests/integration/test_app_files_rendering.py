@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import subprocess
 import urllib.parse
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import app_files as app_filter
 from tests.playbooks import run_playbook
 
 # Each would leave a file behind if it ever ran as code (an f-string, or a quote that ends a literal).
@@ -121,3 +123,78 @@ def test_bad_app_values_are_refused_by_name(tmp_path, entry, message):
     assert result.returncode != 0, output
     assert message in output, output
     assert not (tmp_path / "files").exists()
+
+
+# Valid values that a shell would expand or split if they reached a line unquoted.
+HOSTILE_DATABASE = 'it\'s $(touch /tmp/pwned-by-env) `touch /tmp/pwned-by-env` "q" #1'
+
+
+def source_with_sh(path: Path) -> dict[str, str]:
+    """The variables a POSIX sh sets when it sources the file with set -a."""
+    script = f"set -a; . {json.dumps(str(path))}; env -0"
+    output = subprocess.run(["sh", "-c", script], env={}, capture_output=True, check=True).stdout
+    return dict(item.split("=", 1) for item in output.decode().split("\0") if "=" in item)
+
+
+def test_env_file_values_are_single_quoted_and_sourced_by_sh_as_declared(tmp_path):
+    Path("/tmp/pwned-by-env").unlink(missing_ok=True)
+    databases = [*DATABASES, {"name": HOSTILE_DATABASE}]
+    roles = [{"name": ROLE, "password": "not-used", "databases": ["app", HOSTILE_DATABASE]}]
+    host_vars = {
+        "pgbouncer_app_files_dir": str(tmp_path / "files"),
+        "pgbouncer_app_files_host": "pgbouncer-1.example.internal",
+        "pgbouncer_app_files_port": 6432,
+        "pgbouncer_databases": databases,
+        "pgbouncer_roles": roles,
+        "pgbouncer_app_files_databases": [
+            {"alias": "default", "role": ROLE, "database": "app", "session_database": HOSTILE_DATABASE}
+        ],
+    }
+    playbook = "- hosts: localhost\n  gather_facts: false\n  roles:\n    - pgbouncer_toolkit.pgbouncer.pgbouncer_app_files\n"
+    result = run_playbook(tmp_path, host_vars, playbook)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    text = (tmp_path / "files" / "database.env").read_text()
+    assignments = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert len(assignments) == 2, text
+    # Each value single-quoted whole: the shell expands nothing in it, systemd reads it too.
+    assert all(re.fullmatch(r"DATABASE_URL(_SESSION)?='[^']*'", line) for line in assignments), text
+    env = source_with_sh(tmp_path / "files" / "database.env")
+    url = urllib.parse.urlsplit(env["DATABASE_URL_SESSION"])
+    assert url.hostname == "pgbouncer-1.example.internal"
+    assert urllib.parse.unquote(url.path[1:]) == HOSTILE_DATABASE
+    assert urllib.parse.unquote(url.username) == ROLE
+    assert not Path("/tmp/pwned-by-env").exists()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "it's",
+        "'",
+        "$(touch /tmp/pwned-by-env)",
+        "`touch /tmp/pwned-by-env`",
+        '${HOME} $0 $$ \\ "q" # ; | & * ? [a] ~ !',
+        "a'$(touch /tmp/pwned-by-env)'b",
+        "ü € 𝄞",
+        "",
+    ],
+)
+def test_shell_value_filter_is_read_back_by_sh_exactly(tmp_path, value):
+    """The filter itself, on values the URLs never hold (a single quote among them)."""
+    Path("/tmp/pwned-by-env").unlink(missing_ok=True)
+    env_file = tmp_path / "values.env"
+    env_file.write_text(f"VALUE={app_filter.shell_value(value, 'VALUE')}\n", encoding="utf-8")
+    assert source_with_sh(env_file)["VALUE"] == value
+    assert not Path("/tmp/pwned-by-env").exists()
+
+
+@pytest.mark.parametrize("host", ["::1%$(touch /tmp/pwned-by-env)", "::1%25eth0", "/tmp"])
+def test_a_host_the_endpoint_check_refuses_renders_nothing(tmp_path, host):
+    Path("/tmp/pwned-by-env").unlink(missing_ok=True)
+    result = render(tmp_path, host, [{"alias": "default", "role": ROLE, "database": "app"}])
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    assert f"pgbouncer_app_files_host: {host!r}" in output, output
+    assert not (tmp_path / "files").exists()
+    assert not Path("/tmp/pwned-by-env").exists()

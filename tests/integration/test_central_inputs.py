@@ -80,13 +80,39 @@ CASES = [
         "pgbouncer_lb_virtual_router_id: 256 is out of range",
         id="router id out of range",
     ),
+    # IPv6 zone ids: ipaddress keeps them verbatim, so they reached pg_hba.conf, haproxy.cfg,
+    # pgbouncer.ini and the app hosts' database.env as given.
+    pytest.param(
+        set_host_var("pgbouncer_lb", "lb1.example.internal", "pgbouncer_lb_virtual_ip", "::1%$(id>PWNED)"),
+        "pgbouncer_lb_virtual_ip: '::1%$(id>PWNED)' is not an IP address",
+        id="VIP with a zone id",
+    ),
+    pytest.param(
+        set_host_var(
+            "pgbouncer_central", "pgb1.example.internal", "pgbouncer_address", "fd00::21%$(id>PWNED)"
+        ),
+        "pgb1.example.internal: pgbouncer_address: 'fd00::21%$(id>PWNED)' is not an IP address",
+        id="central host address with a zone id",
+    ),
+    pytest.param(
+        set_host_var(
+            "pgbouncer_central",
+            "pgb1.example.internal",
+            "pgbouncer_listen_addr",
+            ["10.0.0.21", "fd00::21%$(id>PWNED)"],
+        ),
+        "pgbouncer_listen_addr: 'fd00::21%$(id>PWNED)' is not an address, a host name or *",
+        id="central host listen address with a zone id",
+    ),
 ]
 
 
-def run_first_play(tmp_path: Path, change: Callable[[Hosts], None]) -> subprocess.CompletedProcess[str]:
+def run_first_play(
+    tmp_path: Path, change: Callable[[Hosts], None], *args: str
+) -> subprocess.CompletedProcess[str]:
     hosts = copy.deepcopy(yaml.safe_load((EXAMPLE / "hosts.yml").read_text()))
     change(hosts)
-    return run_site_on_example(tmp_path, "central", hosts)
+    return run_site_on_example(tmp_path, "central", hosts, *args)
 
 
 @pytest.mark.parametrize(("change", "message"), CASES)
@@ -98,6 +124,23 @@ def test_bad_central_input_fails_in_the_first_play(tmp_path: Path, change, messa
     assert " ".join(message.split()) in flat, output
     # No play after the checks began: no host was changed.
     assert "PLAY [Build the PostgreSQL side" not in output, output
+
+
+def test_a_vip_with_a_zone_id_is_refused_on_an_app_host_under_limit(tmp_path: Path) -> None:
+    """Under --limit the lb hosts (and their checks) are left out, but the app hosts still read the
+    VIP for database.env: they refuse it by name in the first play, and nothing is rendered."""
+    change = set_host_var(
+        "pgbouncer_lb", "lb1.example.internal", "pgbouncer_lb_virtual_ip", "::1%$(id>PWNED)"
+    )
+    result = run_first_play(tmp_path, change, "--limit", "web1.example.internal")
+    output = result.stdout + result.stderr
+    flat = " ".join(output.split())
+    assert result.returncode != 0, output
+    assert "lb1.example.internal: pgbouncer_lb_virtual_ip: '::1%$(id>PWNED)' is not an IP address" in flat, (
+        output
+    )
+    assert "PLAY [Render the application-side files]" not in output, output
+    assert "changed=0" in output, output
 
 
 def test_the_unchanged_example_passes(tmp_path: Path) -> None:

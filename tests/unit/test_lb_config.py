@@ -148,6 +148,17 @@ def test_a_central_host_listening_on_its_address_is_accepted(listen):
     assert check(hostvars={"pgb1": {"pgbouncer_listen_addr": listen}})[0] == []
 
 
+def test_listen_addresses_and_host_addresses_compare_in_canonical_form():
+    errors, model = check(
+        hostvars={"pgb2": {"pgbouncer_address": "FD00:0::22", "pgbouncer_listen_addr": ["fd00::22"]}}
+    )
+    assert errors == [] and model["servers"][1]["endpoint"] == "[fd00::22]:6432"
+    errors, _ = check(
+        hostvars={"pgb2": {"pgbouncer_address": "fd00::22", "pgbouncer_listen_addr": "FD00:0::22"}}
+    )
+    assert errors == []
+
+
 def test_a_co_located_host_on_another_port_may_listen_everywhere():
     errors, _ = check(
         {"pgbouncer_lb_peer_hosts": ["pgb1", "pgb2"]},
@@ -255,6 +266,28 @@ BAD: list[Any] = [
         {"pgb1": {"pgbouncer_address": "10.0.0.21 check\nserver x 10.6.6.6:22"}},
         "pgb1: pgbouncer_address:",
         id="address line",
+    ),
+    # ipaddress keeps a zone id verbatim: HAProxy's server line or keepalived would get it as given.
+    *[
+        pytest.param(
+            {}, {"pgb1": {"pgbouncer_address": zone}}, "pgb1: pgbouncer_address:", id=f"address zone {zone!r}"
+        )
+        for zone in [
+            "fd00::21%eth0",
+            "fd00::21%eth0/128",
+            "fd00::21%x]:6432 check\n    server evil 10.6.6.6",
+            "fd00::21%$(id>PWNED)",
+            "fd00::21%25eth0",
+        ]
+    ],
+    pytest.param(
+        {"pgbouncer_lb_virtual_ip": "fd00::100%eth0"}, {}, "pgbouncer_lb_virtual_ip:", id="vip zone"
+    ),
+    pytest.param(
+        {},
+        {"lb2": {"ansible_facts": {"default_ipv4": {"address": "fd00::12%eth0"}}}},
+        "lb2: default IPv4 address:",
+        id="gathered address zone",
     ),
     pytest.param(
         {}, {"lb2": {"pgbouncer_address": "fd00::12"}}, "lb2: address fd00::12 is not IPv4", id="lb ipv6"

@@ -4,6 +4,7 @@ PgBouncer's parsers, and the renderer that cannot emit a line the inventory did 
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -225,6 +226,20 @@ def test_valid_model_renders_one_line_per_declared_key():
         ({"pgbouncer_server_port": 0}, "pgbouncer_server_port: 0 is not a usable TCP port"),
         ({"pgbouncer_listen_addr": ["0.0.0.0"]}, "the per_host topology listens on loopback only"),
         ({"pgbouncer_listen_addr": ["::"]}, "the per_host topology listens on loopback only"),
+        # A zone id is loopback to ipaddress and would be rendered verbatim (H2).
+        (
+            {"pgbouncer_listen_addr": ["::1%$(id>PWNED)"]},
+            "pgbouncer_listen_addr: '::1%$(id>PWNED)' is not an address, a host name or *",
+        ),
+        (
+            {"pgbouncer_topology": "central", "pgbouncer_listen_addr": ["127.0.0.1", "fd00::21%eth0"]},
+            "pgbouncer_listen_addr: 'fd00::21%eth0' is not an address, a host name or *",
+        ),
+        ({"pgbouncer_server_host": "::1%eth0"}, "pgbouncer_server_host: '::1%eth0' is not a host name"),
+        (
+            {"pgbouncer_databases": [{"name": "a", "host": "fd00::1%25eth0"}]},
+            "pgbouncer_databases[0].host: 'fd00::1%25eth0' is not a host name",
+        ),
         ({"pgbouncer_auth_type": "trust"}, "pgbouncer_auth_type: must be one of scram-sha-256, md5, hba"),
         ({"pgbouncer_server_host": "db #1"}, "pgbouncer_server_host: 'db #1' is not a host name"),
         (
@@ -533,6 +548,13 @@ def test_target_version(policy, source, expected):
         ("file:///etc", False),
         ("https://user:pw@example.org/", False),
         ("ftp://example.org", False),
+        ("http://[::1]:8080/apt", True),
+        ("http://[::1%25eth0]/apt", False),
+        ("http://[fe80::1%25eth0%20trust]/apt", False),
+        ("http://[v1.x]/apt", False),
+        ("http://[zz]/apt", False),
+        ("http://example.org:99999/apt", False),
+        ("http://127.1/apt", False),
     ],
 )
 def test_url_errors(url, ok):
@@ -596,3 +618,111 @@ def test_peer_ids_are_unique_and_in_range(base, remote, message):
         {**VALID, "pgbouncer_peer_id_base": base, "pgbouncer_remote_peers": remote}, RELEASE
     )
     assert any(message in error for error in errors), errors
+
+
+# ------------------------------------------------------------------------------------------------
+# Paths: normalised first, then checked, and rendered normalised
+
+PATH_KEYS = sorted(
+    key
+    for key, setting in model.load_table().sections["pgbouncer"].items()
+    if setting.type == "path" and setting.exists_in(RELEASE)
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("//dev/zero", "'//dev/zero' points into /dev, /proc or /sys"),
+        ("/./dev/zero", "points into /dev, /proc or /sys"),
+        ("///proc/self/environ", "points into /dev, /proc or /sys"),
+        ("//sys//kernel/notes", "points into /dev, /proc or /sys"),
+        ("/dev/", "points into /dev, /proc or /sys"),
+        # '..' is refused, not resolved: behind a symlink such as /var/run -> /run it goes elsewhere.
+        ("/var/../dev/zero", "'/var/../dev/zero' has a '..' component"),
+        ("/var/run/../dev/zero", "has a '..' component"),
+        ("/etc/pgbouncer/..", "has a '..' component"),
+        ("etc/pgbouncer/hba.conf", "must be an absolute path"),
+    ],
+)
+@pytest.mark.parametrize("key", PATH_KEYS)
+def test_every_path_setting_is_checked_after_normalising(key, path, message):
+    table = model.load_table()
+    with pytest.raises(
+        model.ConfigError, match=re.escape(f"pgbouncer_settings.{key}: ") + ".*" + re.escape(message)
+    ):
+        model.check_setting(table, "pgbouncer", key, path, RELEASE, f"pgbouncer_settings.{key}")
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"),
+    [
+        ("//etc/pgbouncer/hba.conf", "/etc/pgbouncer/hba.conf"),
+        ("/var//log/./pgbouncer/", "/var/log/pgbouncer"),
+        ("/etc/pgbouncer/hba.conf", "/etc/pgbouncer/hba.conf"),
+        ("/devices/hba.conf", "/devices/hba.conf"),
+        ("/etc/pgbouncer/..hidden", "/etc/pgbouncer/..hidden"),
+    ],
+)
+@pytest.mark.parametrize("key", PATH_KEYS)
+def test_every_path_setting_renders_the_normalised_path(key, path, rendered):
+    table = model.load_table()
+    assert model.check_setting(table, "pgbouncer", key, path, RELEASE, "x")[1] == rendered
+
+
+def test_the_rendered_file_holds_normalised_paths():
+    inputs = with_change(
+        pgbouncer_unix_socket_dir="/var/run//postgresql/",
+        pgbouncer_settings={"logfile": "//var/log/pgbouncer/./pgbouncer.log"},
+    )
+    errs, sections = model.pooler_config(inputs, RELEASE)
+    assert errs == []
+    assert sections["pgbouncer"]["unix_socket_dir"] == "/var/run/postgresql"
+    assert sections["pgbouncer"]["logfile"] == "/var/log/pgbouncer/pgbouncer.log"
+
+
+@pytest.mark.parametrize(
+    "socket_dir",
+    [
+        "/tmp",
+        "/tmp/",
+        "//tmp",
+        "/./tmp",
+        "/tmp/pgbouncer",
+        "/var/tmp",
+        "/var/tmp/pgbouncer",
+        "/run/lock",
+        "/var/lock",
+        "/var/run/lock",
+        "/run/shm",
+        "/var/crash",
+    ],
+)
+@pytest.mark.parametrize(
+    ("variable", "inputs"),
+    [
+        ("pgbouncer_unix_socket_dir", lambda value: {"pgbouncer_unix_socket_dir": value}),
+        ("pgbouncer_server_host", lambda value: {"pgbouncer_server_host": value}),
+        (
+            "pgbouncer_databases[0].host",
+            lambda value: {"pgbouncer_databases": [{"name": "a", "host": value}]},
+        ),
+    ],
+)
+def test_world_writable_socket_directories_are_refused(socket_dir, variable, inputs):
+    found = errors(with_change(**inputs(socket_dir)))
+    assert any(
+        error.startswith(f"{variable}: {socket_dir!r} is in a directory every local user can write")
+        for error in found
+    ), found
+
+
+@pytest.mark.parametrize("socket_dir", ["/var/tmp/../tmp", "/dev/shm"])
+def test_socket_directories_behind_dots_or_in_dev_are_refused(socket_dir):
+    found = errors(with_change(pgbouncer_unix_socket_dir=socket_dir))
+    assert any(error.startswith(f"pgbouncer_unix_socket_dir: {socket_dir!r}") for error in found), found
+
+
+@pytest.mark.parametrize("socket_dir", ["/var/run/postgresql", "/run/postgresql", "/tmpfiles/pgbouncer"])
+def test_socket_directories_only_the_service_can_write_are_accepted(socket_dir):
+    assert errors(with_change(pgbouncer_unix_socket_dir=socket_dir)) == []

@@ -120,6 +120,31 @@ def test_valid_inputs_have_no_errors():
         ({"pgbouncer_postgresql_client_addresses": ["0.0.0.0/0"]}, "'0.0.0.0/0' admits every address"),
         ({"pgbouncer_postgresql_client_addresses": ["::/0"]}, "'::/0' admits every address"),
         ({"pgbouncer_postgresql_client_addresses": []}, "no PgBouncer host address to admit"),
+        # H1: ipaddress keeps a zone id verbatim; rendered, PostgreSQL would read method `trust`.
+        (
+            {"pgbouncer_postgresql_client_addresses": ["::%1 :: trust #"]},
+            "pgbouncer_postgresql_client_addresses[0]: '::%1 :: trust #' is not an address or a network",
+        ),
+        (
+            {"pgbouncer_postgresql_client_addresses": ["fd00::%25eth0/64"]},
+            "pgbouncer_postgresql_client_addresses[0]: 'fd00::%25eth0/64' is not an address",
+        ),
+        # M1: a name starting with '/' is a regular expression in pg_hba.conf (PostgreSQL 16+).
+        (
+            {"pgbouncer_roles": [*VALID["pgbouncer_roles"], {"name": "/.*", "password": "x"}]},
+            "pgbouncer_roles[3].name: must not start with '/'",
+        ),
+        (
+            {"pgbouncer_databases": [{"name": "reports", "dbname": "/^(reports|postgres)$"}]},
+            "pgbouncer_databases[0].dbname: must not start with '/'",
+        ),
+        ({"pgbouncer_auth_user": "/^pgb"}, "pgbouncer_auth_user: must not start with '/'"),
+        ({"pgbouncer_auth_database": "/.*"}, "pgbouncer_auth_database: must not start with '/'"),
+        ({"pgbouncer_client_group": "/.*"}, "pgbouncer_client_group: must not start with '/'"),
+        (
+            {"pgbouncer_databases": [{"name": "a", "owner": "/.*"}]},
+            "pgbouncer_databases[0].owner: must not start with '/'",
+        ),
     ],
 )
 def test_errors_name_the_variable(changes, message):
@@ -163,6 +188,77 @@ def test_databases_grants_and_addresses_derive_from_the_model():
     ]
     with pytest.raises(ConfigError, match=r"d: no address for pg_hba\.conf"):
         postgresql_model.host_addresses(["d"], {"d": {}})
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("192.0.2.7", "192.0.2.7/32"),
+        ("FD00:0::6", "fd00::6/128"),
+        ("10.0.0.5/24", "10.0.0.5/24"),
+        # Refused by check_address, by name, in the first play (below): passed on as given.
+        ("::%1 :: trust #", "::%1 :: trust #"),
+        ("db.example.internal", "db.example.internal"),
+    ],
+)
+def test_host_addresses_are_canonical_host_networks(address, expected):
+    assert postgresql_model.host_addresses(["a"], {"a": {"pgbouncer_address": address}}) == [expected]
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"pgbouncer_address": "::%1 :: trust #"},
+        {"pgbouncer_address": "fd00::5%eth0/128"},
+        {"ansible_facts": {"default_ipv6": {"address": "fe80::1%eth0"}}},
+    ],
+)
+def test_a_hosts_address_with_a_zone_id_is_refused_in_the_first_play(variables):
+    addresses = postgresql_model.host_addresses(["a"], {"a": variables})
+    errors = postgresql_model.postgresql_side_errors(
+        with_change(pgbouncer_postgresql_client_addresses=addresses)
+    )
+    assert any(
+        error.startswith(f"pgbouncer_postgresql_client_addresses[0]: {addresses[0]!r} is not an address")
+        and "zone id" in error
+        for error in errors
+    ), errors
+    with pytest.raises(ConfigError, match="zone id"):
+        pg_hba.hba_rules("auth", "auth_db", {"app": ["app"]}, addresses)
+
+
+# Every special form of a pg_hba.conf database or user field loses its meaning when quoted; the
+# block quotes every name, so each stays the literal name it is. ('/' starts a regular expression
+# even when quoted, on PostgreSQL 16+: refused instead.)
+SPECIAL_FORMS = ["all", "sameuser", "samerole", "samegroup", "replication", "+admins", "@names.txt"]
+
+
+@pytest.mark.parametrize("name", SPECIAL_FORMS)
+def test_hba_block_keeps_special_database_forms_literal(name):
+    lines = pg_hba.hba_rules("auth", "auth_db", {"app": [name]}, ["10.0.0.5"])
+    assert lines[-1] == f'host "{name}" "app" 10.0.0.5/32 scram-sha-256'
+
+
+@pytest.mark.parametrize("name", [form for form in SPECIAL_FORMS if form != "all"])
+def test_hba_block_keeps_special_user_forms_literal(name):
+    lines = pg_hba.hba_rules(name, "auth_db", {name + "_2": ["app"]}, ["10.0.0.5"])
+    assert lines[0] == f'host "auth_db" "{name}" 10.0.0.5/32 scram-sha-256'
+    assert lines[1] == f'host all "{name}" all reject'
+    assert lines[2] == f'host "app" "{name}_2" 10.0.0.5/32 scram-sha-256'
+
+
+@pytest.mark.parametrize(
+    ("auth_user", "auth_database", "grants"),
+    [
+        ("/.*", "auth_db", {"app": ["app"]}),
+        ("auth", "/.*", {"app": ["app"]}),
+        ("auth", "auth_db", {"/.*": ["app"]}),
+        ("auth", "auth_db", {"app": ["/^(reports|postgres)$"]}),
+    ],
+)
+def test_hba_block_refuses_names_postgresql_reads_as_regular_expressions(auth_user, auth_database, grants):
+    with pytest.raises(ConfigError, match="regular expression"):
+        pg_hba.hba_rules(auth_user, auth_database, grants, ["10.0.0.5"])
 
 
 def test_hba_block_quotes_every_name():
@@ -233,7 +329,18 @@ def test_hba_block_read_back_by_postgresql(postgresql_server):
         ("10.0.0.0/24", "10.0.0.0/24"),
         ("10.0.0.5/24", "10.0.0.0/24"),
         ("fd00::1", "fd00::1/128"),
+        ("FD00:0::1", "fd00::1/128"),
     ],
 )
 def test_addresses_are_parsed_not_matched(address, expected):
     assert pg_hba.check_address(address, "x") == expected
+
+
+@pytest.mark.parametrize(("tls", "kind"), [(False, "host"), (True, "hostssl")])
+def test_hba_block_admits_the_poolers_over_tls_only_when_the_server_serves_it(tls, kind):
+    lines = pg_hba.hba_rules("auth", "auth_db", {"app": ["app"]}, ["10.0.0.5", "10.0.0.6"], tls=tls)
+    admitting = [line for line in lines if not line.endswith(" reject")]
+    assert len(admitting) == 4
+    assert all(line.split()[0] == kind for line in admitting), lines
+    # The auth user's reject line keeps it out of everything else, over TLS or not.
+    assert 'host all "auth" all reject' in lines

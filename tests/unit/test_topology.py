@@ -3,6 +3,8 @@ every inventory mistake refused by name."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import topology
@@ -174,3 +176,21 @@ def test_no_endpoint_without_load_balancers_or_a_virtual_ip():
     del hostvars["lb1"]["pgbouncer_lb_virtual_ip"]
     with pytest.raises(ValueError, match="lb1: pgbouncer_lb_virtual_ip is not set"):
         topology.central_endpoint(groups, hostvars)
+
+
+@pytest.mark.parametrize(
+    "virtual_ip", ["::1%$(id>PWNED)", "10.0.0.100%eth0", "fd00::100%eth0", "10.0.0.100 #", "vip.example"]
+)
+def test_the_endpoint_is_a_plain_virtual_ip(virtual_ip):
+    """App hosts read the VIP even when a --limit leaves the lb hosts (and their checks) out."""
+    groups, hostvars = inventory(lb1__pgbouncer_lb_virtual_ip=virtual_ip)
+    with pytest.raises(ValueError, match=re.escape(f"lb1: pgbouncer_lb_virtual_ip: {virtual_ip!r} is not")):
+        topology.central_endpoint(groups, hostvars)
+
+
+def test_the_peers_of_a_central_host_are_at_plain_addresses():
+    groups, hostvars = inventory(pgb2__pgbouncer_address="fd00::22%eth0")
+    with pytest.raises(
+        ValueError, match=re.escape("pgb2: pgbouncer_address: 'fd00::22%eth0' is not an IP address")
+    ):
+        topology.central_peering("pgb1", groups, hostvars)
