@@ -12,8 +12,12 @@ step "ruff";            ruff check . && ruff format --check .
 step "yamllint";        yamllint --strict .
 step "ansible-lint";    ansible-lint --offline --profile production
 step "collection build"; ansible-galaxy collection build --force --output-path "$(mktemp -d)" >/dev/null && echo "ok"
-# The image first: the readback tests start the real PgBouncer in a container made from it.
+# The image and the repository first: the readback tests start the real PgBouncer in containers
+# made from them.
 step "base image";      bash tests/lab/build-image.sh
+# The test bed's apt repository (PgBouncer 1.26.1 from Debian forky, shaped like PGDG): the
+# scenarios install from it, the readback tests run its binary beside Debian 13's.
+step "apt repository";  bash tests/lab/build-repo.sh
 step "pytest";          python -m pytest -n 2
 step "molecule test (per_host)"; molecule test
 step "molecule test (central)";  molecule test -s central

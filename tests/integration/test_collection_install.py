@@ -24,7 +24,7 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 
-from tests.playbooks import BIN, ROOT
+from tests.playbooks import BIN, PINNED_PACKAGE, ROOT
 
 COLLECTION = "pgbouncer_toolkit.pgbouncer"
 # What a collection tarball holds at its top level: the metadata galaxy writes, the documents, the
@@ -224,8 +224,8 @@ def test_app_files_role_renders_from_the_installed_copy(installed, tmp_path):
     assert_tasks_ran_from(result, tmp_path, installed, "pgbouncer_app_files")
 
     environment = (files / "database.env").read_text()
-    assert "DATABASE_URL=postgresql://app%20user@127.0.0.1:6432/app\n" in environment, environment
-    assert "DATABASE_URL_SESSION=postgresql://app%20user@127.0.0.1:6432/app_session\n" in environment
+    assert "DATABASE_URL='postgresql://app%20user@127.0.0.1:6432/app'\n" in environment, environment
+    assert "DATABASE_URL_SESSION='postgresql://app%20user@127.0.0.1:6432/app_session'\n" in environment
     assert "django.db.backends.postgresql" in (files / "django_databases.py").read_text()
     for text in (output, environment, (files / "django_databases.py").read_text()):
         assert SECRET not in text
@@ -280,10 +280,10 @@ VALIDATE_PLAYBOOK = """\
     ("overrides", "message"), [case[1:] for case in VALIDATE_CASES], ids=[case[0] for case in VALIDATE_CASES]
 )
 def test_pgbouncer_input_checks_run_from_the_installed_copy(installed, tmp_path, overrides, message):
-    # The release the settings table is checked against, pinned (an extra var wins over the fact
-    # version.yml sets from apt): this controller's own PgBouncer, if any, does not matter.
+    # The package the settings and advisories tables are checked against, pinned (extra vars win
+    # over the facts version.yml sets from apt): this controller's own PgBouncer does not matter.
     result = run_installed(
-        tmp_path, installed, {**VALID, **overrides}, VALIDATE_PLAYBOOK, "-e", "__pgbouncer_version=1.24.1"
+        tmp_path, installed, {**VALID, **overrides}, VALIDATE_PLAYBOOK, "-e", json.dumps(PINNED_PACKAGE)
     )
     output = result.stdout + result.stderr
     flat = " ".join(output.split())

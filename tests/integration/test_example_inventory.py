@@ -22,7 +22,7 @@ def test_example_inventory_passes_the_first_play(tmp_path: Path, example: str) -
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     # The checks ran (not skipped by the tag): the settings table and the PostgreSQL side's checker.
-    assert "Check every value against the settings table of PgBouncer 1.24.1" in output
+    assert "Check every value against the settings table of PgBouncer 1.26.1" in output
     assert "Check every name, password, reference and address the PostgreSQL side will use" in output
     assert "Check which host runs what" in output
     if example != "per_host":

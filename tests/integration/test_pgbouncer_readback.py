@@ -1,9 +1,13 @@
-"""PgBouncer reads back what the renderer wrote.
+"""PgBouncer reads back what the renderer wrote, on each release the toolkit installs.
 
 An inventory full of hostile-but-valid values (quotes, spaces, #, ;, =, backslashes, unicode,
-200+ character strings) goes through pooler_config and render_ini; the real PgBouncer 1.24.1
-(Debian 13) loads the file in a throwaway podman container (no network) and every value must
-come back byte for byte:
+200+ character strings) goes through pooler_config and render_ini; the real PgBouncer loads the
+file in a throwaway podman container (no network) and every value must come back byte for byte.
+Every test runs once per release (the module-scoped `version` fixture): 1.24.1, Debian 13's own
+package, and 1.26.1, Debian forky's, which tests/lab/build-repo.sh puts into the test bed's apt
+repository. The inventory holds what both releases read, plus what only one has (ADDED): the
+keys new in 1.25/1.26, [databases] and [users] entries whose names need quoting (1.25 and later)
+and suspend_timeout (gone in 1.26). What is read back:
 
 - SHOW CONFIG for every [pgbouncer] key, after pgbouncer_show.show_config_value's conversion
   (whose every measured row, tests/unit/test_pgbouncer_show.py, is checked on the binary too);
@@ -11,7 +15,10 @@ come back byte for byte:
 - what PgBouncer sends a stand-in PostgreSQL server (readback/fake_postgres.py): the startup
   packet with the entry's dbname, application_name, client_encoding, datestyle and timezone,
   its connect_query, the server_reset_query, and the auth_query as auth_user on auth_dbname;
-- the console admits the admin_users and stats_users by their (hostile) names.
+- the console admits the admin_users and stats_users by their (hostile) names;
+- SHOW CONFIG lists exactly the settings table's [pgbouncer] keys for the release, with its
+  defaults (NULL and "" apart) and reload flags, and the release refuses the keys the table
+  gives only to other releases.
 
 The values PgBouncer would misread are refused before rendering, by name (the tables at the
 end), among them the lines this test found PgBouncer reading differently (a time below one
@@ -19,41 +26,49 @@ microsecond, a socket path too long for sun_path, a socket directory with a comm
 on the binary too.
 
 The container tests are marked `container`; they need the base image tests/lab/build-image.sh
-builds (tests/run.sh builds it only after pytest) and add PgBouncer and psql to it from Debian's
-archive once per base image (localhost/pgbouncer-toolkit-readback:<base image id>).
+builds and, for 1.26.1, the apt repository of tests/lab/build-repo.sh (tests/run.sh builds both
+before pytest; the fixture runs build-repo.sh itself when the repository is missing). PgBouncer
+and psql are added to the base image once per base image: 1.24.1 from Debian's archive
+(localhost/pgbouncer-toolkit-readback:<base image id>), 1.26.1 from the repository's .deb
+(localhost/pgbouncer-toolkit-readback-1.26.1:<base image id>-<digest of the .deb>).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import io
 import json
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
+    QUOTED_KEYS_SINCE,
+    ini_key,
     load_table,
     pooler_config,
     render_ini,
     userlist,
+    version_key,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_show import (
     show_config_value,
     shows_default,
 )
-from tests.integration.containers import derived_image, podman, start_container
+from tests.integration.containers import derived_image, podman, repository_debs, start_container
 from tests.unit.test_pgbouncer_show import REFUSED, SHOWN
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).with_name("readback")
-VERSION = "1.24.1"
+VERSIONS = ("1.24.1", "1.26.1")
+DEBIAN_13 = "1.24.1"  # Debian 13's own package; the other releases come from the test bed's apt repository
 READBACK_REPOSITORY = "localhost/pgbouncer-toolkit-readback"
 CONTAINER_LIFETIME = 900  # the container's own `sleep`: it ends even if the finalizer never runs
 IN_CONTAINER = "/opt/readback"
@@ -65,7 +80,7 @@ FAKE_PASSWORD = "fake-secret"  # what fake_postgres.py's auth_query answers
 
 Q = 'it\'s "q" #1; a=b \\ é 漢字 😀'  # 33 bytes: fits in a PostgreSQL name
 LONG = Q + " " + "long " * 44 + "end à"  # 258 bytes, ends in a UTF-8 sequence holding 0xA0
-WORK = "/tmp/pgb"
+WORK = "/srv/pgb"  # not under /tmp: pooler_config refuses socket directories every user can write
 FAKE_DIR = f"{WORK}/fake pg 'é' #;="  # the stand-in server's socket directory
 FAKE_PORT = 5439
 ADMIN = "O'Adm\"in#;=é\\漢😀"  # list items: anything but whitespace and commas
@@ -204,25 +219,114 @@ PASSWORDS = {
     STATS: "sp",
 }
 
+# What only some releases read: entry names that need quoting (1.25.0 and later; spaces,
+# capitals, '.', '#', '=', '"', backslashes, non-ASCII: anything but a single quote), the keys
+# new in 1.25/1.26, and suspend_timeout (removed in 1.26.0).
+QUOTED_ENTRY = 'Quoted DB.x #1 = é 漢😀 "d" \\'
+QUOTED_USER = 'Quoted Üser.y #2 = ß "u" \\'
+LOGIN_NOTICE = f"Welcome {Q} {'w' * 200} à"
+LDAP_OPTIONS = "ldapurl=\"ldap://ldap.example.org/dc=ex,dc=org?uid?sub\" ldaptls=1 #;= 'é' \\ 漢"
+
+
+@dataclass(frozen=True)
+class Added:
+    """What one release's inventory adds to INPUTS, and the clients that log in through it."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    databases: list[dict[str, Any]] = field(default_factory=list)
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=dict)
+    logins: dict[str, tuple[str, str]] = field(default_factory=dict)  # query name: (user, entry)
+
+
+ADDED = {
+    "1.24.1": Added(settings={"suspend_timeout": 12.5}),
+    "1.26.1": Added(
+        settings={
+            "login_notify_message": LOGIN_NOTICE,
+            "auth_ldap_options": LDAP_OPTIONS,
+            "client_tls13_ciphers": "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            "server_tls13_ciphers": "TLS_AES_128_GCM_SHA256",
+            "pool_idle_timeout": 86400.5,
+            "query_wait_notify": 30,
+            "scram_iterations": 10000,
+            "transaction_timeout": 600.25,
+        },
+        databases=[
+            {
+                "name": QUOTED_ENTRY,
+                "dbname": "Quoted target 'q' \"Q\" #;= é",
+                "pool_mode": "session",
+                "settings": {
+                    "query_wait_timeout": 7,
+                    "application_name": "quoted entry 'é' #;=",
+                    "client_encoding": "LATIN1 'x'",
+                    "datestyle": "Postgres, MDY",
+                    "timezone": "America/New_York 'ß'",
+                },
+            }
+        ],
+        roles=[
+            {
+                "name": QUOTED_USER,
+                "databases": [QUOTED_ENTRY],
+                "pool": {
+                    "pool_mode": "Session",
+                    "pool_size": 3,
+                    "query_wait_timeout": 8,
+                    "transaction_timeout": 9,
+                },
+            }
+        ],
+        passwords={QUOTED_USER: "quoted-pass"},
+        logins={"quoted client": (QUOTED_USER, QUOTED_ENTRY)},
+    ),
+}
+
+
+def inputs_for(version: str) -> dict[str, Any]:
+    """INPUTS plus what ``version`` adds (ADDED)."""
+    inputs = copy.deepcopy(INPUTS)
+    added = ADDED[version]
+    inputs["pgbouncer_settings"].update(copy.deepcopy(added.settings))
+    inputs["pgbouncer_databases"] += copy.deepcopy(added.databases)
+    inputs["pgbouncer_roles"] += copy.deepcopy(added.roles)
+    return inputs
+
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
 # ------------------------------------------------------------------------------------------------
-# The container
+# The release and its container
+
+
+@pytest.fixture(scope="module", params=VERSIONS, ids=[f"pgbouncer-{v}" for v in VERSIONS])
+def version(request: pytest.FixtureRequest) -> str:
+    """The PgBouncer release every test of the module runs against, one after the other."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def container(request: pytest.FixtureRequest) -> str:
-    """A container with nothing but loopback, PgBouncer, psql and the helpers; removed at the end."""
-    image = derived_image(
-        READBACK_REPOSITORY, [f"'pgbouncer={VERSION}-*'", "postgresql-client"], f"PgBouncer {VERSION}"
-    )
+def inputs(version: str) -> dict[str, Any]:
+    return inputs_for(version)
+
+
+@pytest.fixture(scope="module")
+def container(request: pytest.FixtureRequest, version: str) -> str:
+    """A container with nothing but loopback, PgBouncer ``version``, psql and the helpers; removed
+    at the end."""
+    what = f"PgBouncer {version}"
+    if version == DEBIAN_13:
+        image = derived_image(READBACK_REPOSITORY, [f"'pgbouncer={version}-*'", "postgresql-client"], what)
+    else:
+        debs = repository_debs("pgbouncer", version)
+        image = derived_image(f"{READBACK_REPOSITORY}-{version}", ["postgresql-client"], what, debs)
     name = start_container(request, image, "pgbt-readback", CONTAINER_LIFETIME)
     podman("cp", str(HELPERS), f"{name}:{IN_CONTAINER}")
-    version = podman("exec", name, "pgbouncer", "--version").stdout.decode()
-    assert version.splitlines()[0] == f"PgBouncer {VERSION}", version
+    shown = podman("exec", name, "pgbouncer", "--version").stdout.decode()
+    assert shown.splitlines()[0] == f"PgBouncer {version}", shown
     return name
 
 
@@ -319,8 +423,10 @@ def raw_run(
     databases: tuple[str, ...] = (),
     console: bool = True,
     users: bytes = b"",
+    sections: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """A driver run for a hand-written file: the probe ``lines`` in a minimal [pgbouncer]."""
+    """A driver run for a hand-written file: the probe ``lines`` in a minimal [pgbouncer], then
+    the lines of other ``sections`` (with their headers)."""
     directory = f"{WORK}/{name}"
     text = "\n".join(
         [
@@ -333,6 +439,7 @@ def raw_run(
             f"logfile = {directory}/pgbouncer.log",
             f"auth_file = {directory}/userlist.txt",
             *lines,
+            *sections,
             "",
         ]
     )
@@ -354,32 +461,48 @@ def raw_run(
 
 
 @pytest.fixture(scope="module")
-def rendered() -> dict[str, dict[str, str]]:
-    errors, sections = pooler_config(INPUTS, VERSION)
+def rendered(inputs: dict[str, Any], version: str) -> dict[str, dict[str, str]]:
+    errors, sections = pooler_config(inputs, version)
     assert errors == []
     return sections
 
 
-def test_the_hostile_inventory_is_valid(rendered):
-    """Only what pooler_config accepts for 1.24.1 counts as valid: nothing here is refused."""
+def test_the_hostile_inventory_is_valid(rendered, inputs, version):
+    """Only what pooler_config accepts for the release counts as valid: nothing here is refused,
+    and what the release adds is in the file."""
     text = render_ini(rendered)
-    assert INPUTS["pgbouncer_server_reset_query"] in text and LONG.replace("'", "''") in text
-    assert len(LONG.encode()) > 200 and len(INPUTS["pgbouncer_server_reset_query"].encode()) > 200
+    assert inputs["pgbouncer_server_reset_query"] in text and LONG.replace("'", "''") in text
+    assert len(LONG.encode()) > 200 and len(inputs["pgbouncer_server_reset_query"].encode()) > 200
+    assert set(ADDED[version].settings) <= set(rendered["pgbouncer"])
+    for entry in [*ADDED[version].databases, *ADDED[version].roles]:
+        assert f"\n{ini_key(entry['name'])} = " in text, entry["name"]
 
 
-MAIN_QUERIES = {
-    "config": console_query("SHOW CONFIG"),
-    "databases": console_query("SHOW DATABASES"),
-    "users": console_query("SHOW USERS"),
-    "peers": console_query("SHOW PEERS"),
-    "client": console_query("SELECT 1", CLIENT, PASSWORDS[CLIENT], FAKE_ENTRY),
-    "via auth_query": console_query("SELECT 2", VIA_AUTH_QUERY, FAKE_PASSWORD, FAKE_ENTRY),
-    "admin": console_query("RELOAD", ADMIN, PASSWORDS[ADMIN]),
-    "plain admin": console_query("RELOAD", "plain_admin", PASSWORDS["plain_admin"]),
-    "stats": console_query("SHOW STATS", STATS, PASSWORDS[STATS]),
-    "stats reload": console_query("RELOAD", STATS, PASSWORDS[STATS]),
-    "client on console": console_query("SHOW STATS", CLIENT, PASSWORDS[CLIENT]),
-}
+def conninfo_dbname(name: str) -> str:
+    """``name`` for psql's -d, which reads a value holding '=' as a connection string."""
+    return "dbname='{}'".format(name.replace("\\", "\\\\").replace("'", "\\'"))
+
+
+def main_queries(version: str) -> dict[str, dict[str, Any]]:
+    passwords = {**PASSWORDS, **ADDED[version].passwords}
+    logins = {
+        name: console_query(f"SELECT {n}", user, passwords[user], conninfo_dbname(entry))
+        for n, (name, (user, entry)) in enumerate(ADDED[version].logins.items(), start=3)
+    }
+    return {
+        "config": console_query("SHOW CONFIG"),
+        "databases": console_query("SHOW DATABASES"),
+        "users": console_query("SHOW USERS"),
+        "peers": console_query("SHOW PEERS"),
+        "client": console_query("SELECT 1", CLIENT, PASSWORDS[CLIENT], FAKE_ENTRY),
+        "via auth_query": console_query("SELECT 2", VIA_AUTH_QUERY, FAKE_PASSWORD, FAKE_ENTRY),
+        "admin": console_query("RELOAD", ADMIN, PASSWORDS[ADMIN]),
+        "plain admin": console_query("RELOAD", "plain_admin", PASSWORDS["plain_admin"]),
+        "stats": console_query("SHOW STATS", STATS, PASSWORDS[STATS]),
+        "stats reload": console_query("RELOAD", STATS, PASSWORDS[STATS]),
+        "client on console": console_query("SHOW STATS", CLIENT, PASSWORDS[CLIENT]),
+        **logins,
+    }
 
 
 @dataclass
@@ -392,21 +515,23 @@ class Main:
 
 
 @pytest.fixture(scope="module")
-def main(container: str, rendered: dict[str, dict[str, str]]) -> Main:
-    auth_file = "".join(userlist(user, password) for user, password in PASSWORDS.items()).encode()
+def main(container: str, rendered: dict[str, dict[str, str]], inputs: dict[str, Any], version: str) -> Main:
+    passwords = {**PASSWORDS, **ADDED[version].passwords}
+    auth_file = "".join(userlist(user, password) for user, password in passwords.items()).encode()
+    queries = main_queries(version)
     run = config_run(
         rendered,
         "main",
-        {INPUTS["auth_file"]: auth_file},
-        list(MAIN_QUERIES.values()),
-        settle=[INPUTS["pgbouncer_server_reset_query"].encode().hex()],
+        {inputs["auth_file"]: auth_file},
+        list(queries.values()),
+        settle=[inputs["pgbouncer_server_reset_query"].encode().hex()],
     )
     job = run_job(
         container, {"fake": {"dir": FAKE_DIR, "ports": [FAKE_PORT], "log": f"{WORK}/fake.log"}, "runs": [run]}
     )
     (result,) = job.runs
     assert result.returncode == 0 and result.socket, result.output
-    return Main(job, dict(zip(MAIN_QUERIES, result.queries, strict=True)))
+    return Main(job, dict(zip(queries, result.queries, strict=True)))
 
 
 def setting_type(key: str) -> str:
@@ -423,21 +548,21 @@ def test_every_rendered_pgbouncer_key_reads_back(main, rendered):
 
 
 @pytest.mark.container
-def test_inventory_text_comes_back_byte_for_byte(main):
+def test_inventory_text_comes_back_byte_for_byte(main, inputs, version):
     shown = {key: row["value"] for key, row in main.queries["config"].by("key").items()}
-    settings = INPUTS["pgbouncer_settings"]
+    settings = inputs["pgbouncer_settings"]
     texts = {
-        "server_reset_query": INPUTS["pgbouncer_server_reset_query"],
-        "unix_socket_dir": INPUTS["pgbouncer_unix_socket_dir"],
-        "auth_user": INPUTS["pgbouncer_auth_user"],
-        "auth_dbname": INPUTS["pgbouncer_auth_database"],
-        "auth_file": INPUTS["auth_file"],
-        "admin_users": ",".join(INPUTS["pgbouncer_admin_users"]),
-        "stats_users": ",".join(INPUTS["pgbouncer_stats_users"]),
-        "listen_addr": ",".join(INPUTS["pgbouncer_listen_addr"]),
-        "ignore_startup_parameters": ",".join(INPUTS["pgbouncer_ignore_startup_parameters"]),
+        "server_reset_query": inputs["pgbouncer_server_reset_query"],
+        "unix_socket_dir": inputs["pgbouncer_unix_socket_dir"],
+        "auth_user": inputs["pgbouncer_auth_user"],
+        "auth_dbname": inputs["pgbouncer_auth_database"],
+        "auth_file": inputs["auth_file"],
+        "admin_users": ",".join(inputs["pgbouncer_admin_users"]),
+        "stats_users": ",".join(inputs["pgbouncer_stats_users"]),
+        "listen_addr": ",".join(inputs["pgbouncer_listen_addr"]),
+        "ignore_startup_parameters": ",".join(inputs["pgbouncer_ignore_startup_parameters"]),
         "track_extra_parameters": ",".join(settings["track_extra_parameters"]),
-        "pool_mode": INPUTS["pgbouncer_pool_mode"].lower(),
+        "pool_mode": inputs["pgbouncer_pool_mode"].lower(),
         "server_idle_timeout": "1.23457e+06",  # %g of 1234567 seconds: the value is exact inside
         "server_lifetime": "3600.5",
         "unix_socket_mode": str(0o750),
@@ -449,6 +574,8 @@ def test_inventory_text_comes_back_byte_for_byte(main):
             key: settings[key]
             for key in ("logfile", "auth_hba_file", "client_tls_ca_file", "server_tls_key_file")
         },
+        # The release's own text settings (login_notify_message, auth_ldap_options, ...).
+        **{key: value for key, value in ADDED[version].settings.items() if isinstance(value, str)},
     }
     assert {key: shown[key].encode() for key in texts} == {key: text.encode() for key, text in texts.items()}
     # The schema and the function come back inside auth_query, each as a quoted identifier.
@@ -457,13 +584,16 @@ def test_inventory_text_comes_back_byte_for_byte(main):
     )
     assert query, shown["auth_query"]
     names = [name.replace('""', '"') for name in query.groups()]
-    assert names == [INPUTS["pgbouncer_auth_schema"], INPUTS["pgbouncer_auth_function"]]
+    assert names == [inputs["pgbouncer_auth_schema"], inputs["pgbouncer_auth_function"]]
 
 
-def expected_database_row(name: str, entry: Mapping[str, Any]) -> dict[str, str | None]:
-    """SHOW DATABASES for an entry: its own values, else what PgBouncer inherits (admin.c)."""
-    settings, globals_ = entry.get("settings", {}), INPUTS["pgbouncer_settings"]
-    host = entry.get("host", INPUTS["pgbouncer_server_host"])
+def expected_database_row(
+    name: str, entry: Mapping[str, Any], inputs: Mapping[str, Any]
+) -> dict[str, str | None]:
+    """SHOW DATABASES for an entry: its own values, else what PgBouncer inherits (admin.c).
+    (Its query_wait_timeout, 1.26, has no column: the release loading it is the evidence.)"""
+    settings, globals_ = entry.get("settings", {}), inputs["pgbouncer_settings"]
+    host = entry.get("host", inputs["pgbouncer_server_host"])
 
     def own_or_global(key: str, positive_only: bool = False) -> str:
         value = settings.get(key)
@@ -471,15 +601,15 @@ def expected_database_row(name: str, entry: Mapping[str, Any]) -> dict[str, str 
             value = globals_[key]
         return str(value)
 
-    lifetime = settings.get("server_lifetime") or INPUTS["pgbouncer_server_lifetime"]
+    lifetime = settings.get("server_lifetime") or inputs["pgbouncer_server_lifetime"]
     balance = settings.get("load_balance_hosts", "round-robin").lower() if "," in host else None
     return {
         "name": name,
         "host": host,
-        "port": str(entry.get("port", INPUTS["pgbouncer_server_port"])),
+        "port": str(entry.get("port", inputs["pgbouncer_server_port"])),
         "database": entry.get("dbname", name),
         "force_user": None,
-        "pool_size": str(entry.get("pool_size", INPUTS["pgbouncer_default_pool_size"])),
+        "pool_size": str(entry.get("pool_size", inputs["pgbouncer_default_pool_size"])),
         "min_pool_size": own_or_global("min_pool_size"),
         "reserve_pool_size": own_or_global("reserve_pool_size"),
         "server_lifetime": str(int(lifetime)),  # whole seconds
@@ -504,25 +634,25 @@ def connstr_entry(line: str) -> dict[str, Any]:
 
 
 @pytest.mark.container
-def test_database_entries_read_back(main, rendered):
+def test_database_entries_read_back(main, rendered, inputs):
     shown = main.queries["databases"].by("name")
-    auth_db = INPUTS["pgbouncer_auth_database"]
-    entries = {e["name"]: e for e in INPUTS["pgbouncer_databases"]}
-    entries[auth_db] = connstr_entry(rendered["databases"][auth_db])
+    auth_db = inputs["pgbouncer_auth_database"]
+    entries = {e["name"]: e for e in inputs["pgbouncer_databases"]}
+    entries[auth_db] = connstr_entry(rendered["databases"][ini_key(auth_db)])
     assert entries[auth_db]["dbname"] == auth_db
     assert set(shown) == {*entries, "pgbouncer"}
-    assert set(rendered["databases"]) == set(entries)
+    assert set(rendered["databases"]) == {ini_key(name) for name in entries}
     for name, entry in entries.items():
-        expected = expected_database_row(name, entry)
+        expected = expected_database_row(name, entry, inputs)
         assert {key: shown[name][key] for key in expected} == expected, name
 
 
 @pytest.mark.container
-def test_user_entries_read_back(main, rendered):
+def test_user_entries_read_back(main, rendered, inputs):
     shown = main.queries["users"].by("name")
-    pooled = [role for role in INPUTS["pgbouncer_roles"] if role.get("pool")]
-    assert set(rendered["users"]) == {role["name"] for role in pooled}
-    globals_ = INPUTS["pgbouncer_settings"]
+    pooled = [role for role in inputs["pgbouncer_roles"] if role.get("pool")]
+    assert set(rendered["users"]) == {ini_key(role["name"]) for role in pooled}
+    globals_ = inputs["pgbouncer_settings"]
     for role in pooled:
         pool, row = role["pool"], shown[role["name"]]
         assert row["pool_mode"] == pool["pool_mode"].lower()
@@ -532,20 +662,20 @@ def test_user_entries_read_back(main, rendered):
         limit = pool.get("max_user_client_connections") or globals_["max_user_client_connections"]
         assert row["max_user_client_connections"] == str(limit)
         # pool_size and reserve_pool_size are printed with "%9d". PgBouncer 1.24.1 does not clear
-        # them between rows, so a user without its own shows the previous row's: only the users
-        # that set them can be checked.
+        # them between rows, so a user without its own shows the previous row's (1.26.1 shows
+        # nothing): only the users that set them can be checked.
         for key in ("pool_size", "reserve_pool_size"):
             if key in pool:
                 assert row[key] == f"{pool[key]:9d}", (role["name"], key)
 
 
 @pytest.mark.container
-def test_peer_entries_read_back(main, rendered):
+def test_peer_entries_read_back(main, rendered, inputs):
     shown = main.queries["peers"].by("peer_id")
     assert set(shown) == set(rendered["peers"])
     for peer_id in rendered["peers"]:
-        assert shown[peer_id]["host"] == INPUTS["pgbouncer_unix_socket_dir"]
-        assert shown[peer_id]["port"] == str(INPUTS["pgbouncer_listen_port"])
+        assert shown[peer_id]["host"] == inputs["pgbouncer_unix_socket_dir"]
+        assert shown[peer_id]["port"] == str(inputs["pgbouncer_listen_port"])
 
 
 def params(record: Mapping[str, Any]) -> dict[bytes, bytes]:
@@ -553,27 +683,32 @@ def params(record: Mapping[str, Any]) -> dict[bytes, bytes]:
 
 
 @pytest.mark.container
-def test_servers_get_the_entry_settings_byte_for_byte(main):
-    assert main.queries["client"].returncode == 0, main.queries["client"].stderr
-    entry = next(e for e in INPUTS["pgbouncer_databases"] if e["name"] == FAKE_ENTRY)
-    startups = [params(r) for r in main.records("startup") if params(r)[b"user"] == CLIENT.encode()]
-    assert len(startups) == 1, main.job.fake
-    expected = {"database": entry["dbname"], "user": CLIENT}
-    expected |= {
-        key: entry["settings"][key]
-        for key in ("application_name", "client_encoding", "datestyle", "timezone")
-    }
-    assert startups[0] == {key.encode(): value.encode() for key, value in expected.items()}
+def test_servers_get_the_entry_settings_byte_for_byte(main, inputs, version):
+    """Each client login (through quoted entry and user names too, on the releases that have
+    them) reaches the server once, with its entry's dbname and settings and its own user name."""
+    logins = {"client": (CLIENT, FAKE_ENTRY), **ADDED[version].logins}
+    entries = {entry["name"]: entry for entry in inputs["pgbouncer_databases"]}
+    for query, (user, name) in logins.items():
+        assert main.queries[query].returncode == 0, (query, main.queries[query].stderr)
+        entry = entries[name]
+        startups = [params(r) for r in main.records("startup") if params(r)[b"user"] == user.encode()]
+        assert len(startups) == 1, (query, main.job.fake)
+        expected = {"database": entry["dbname"], "user": user}
+        expected |= {
+            key: entry["settings"][key]
+            for key in ("application_name", "client_encoding", "datestyle", "timezone")
+        }
+        assert startups[0] == {key.encode(): value.encode() for key, value in expected.items()}, query
     queries = [bytes.fromhex(r["text"]) for r in main.records("query")]
-    assert entry["settings"]["connect_query"].encode() in queries
-    assert INPUTS["pgbouncer_server_reset_query"].encode() in queries  # session pooling: sent on release
+    assert entries[FAKE_ENTRY]["settings"]["connect_query"].encode() in queries
+    assert inputs["pgbouncer_server_reset_query"].encode() in queries  # session pooling: sent on release
 
 
 @pytest.mark.container
-def test_auth_query_runs_as_auth_user_on_auth_dbname(main):
+def test_auth_query_runs_as_auth_user_on_auth_dbname(main, inputs):
     assert main.queries["via auth_query"].returncode == 0, main.queries["via auth_query"].stderr
     auth = [params(r) for r in main.records("startup") if params(r)[b"user"] == AUTH_USER.encode()]
-    assert auth and all(p[b"database"] == INPUTS["pgbouncer_auth_database"].encode() for p in auth)
+    assert auth and all(p[b"database"] == inputs["pgbouncer_auth_database"].encode() for p in auth)
     shown = main.queries["config"].by("key")["auth_query"]["value"]
     assert [bytes.fromhex(r["text"]) for r in main.records("parse")] == [shown.encode()]
     assert [r["values"] for r in main.records("bind")] == [[VIA_AUTH_QUERY.encode().hex()]]
@@ -588,8 +723,69 @@ def test_console_admits_admin_and_stats_users_by_their_names(main):
     assert "not allowed" in main.queries["client on console"].stderr
 
 
+@pytest.mark.container
+def test_entry_names_read_back_byte_for_byte(main, rendered, inputs, version):
+    """Every [databases] and [users] entry comes back under its own name, byte for byte: bare in
+    the file where PgBouncer reads it bare, single-quoted where it needs quoting, which the
+    inventory does on every release that reads quoted names (1.25.0 and later), and only there."""
+    quoting = version_key(version) >= version_key(QUOTED_KEYS_SINCE)
+    names = {
+        "databases": [entry["name"] for entry in inputs["pgbouncer_databases"]],
+        "users": [role["name"] for role in inputs["pgbouncer_roles"] if role.get("pool")],
+    }
+    for section, declared in names.items():
+        quoted = [name for name in declared if ini_key(name) != name]
+        assert bool(quoted) == quoting, (section, quoted)
+        assert all(f"'{name}'" in rendered[section] for name in quoted), rendered[section]
+        shown = {row["name"].encode() for row in main.queries[section].rows()}
+        assert {name.encode() for name in declared} <= shown, (section, shown)
+
+
+@pytest.mark.container
+def test_clients_get_the_login_notice_on_the_releases_that_have_it(main, inputs, version):
+    """login_notify_message (1.26.0 and later, set wherever the release has it) reaches every
+    client that logs in as a NOTICE, byte for byte; a release without it sends none."""
+    notice = inputs["pgbouncer_settings"].get("login_notify_message")
+    assert (notice is not None) == load_table().get("pgbouncer", "login_notify_message").exists_in(version)
+    for name in ("client", "via auth_query", "admin", "stats", *ADDED[version].logins):
+        stderr = main.queries[name].stderr
+        if notice is None:
+            assert "NOTICE" not in stderr, (name, stderr)
+        else:
+            assert stderr.count(f"NOTICE:  {notice}\n") == 1, (name, stderr)
+
+
 # ------------------------------------------------------------------------------------------------
 # SHOW CONFIG per type, on the binary: every measured row of tests/unit/test_pgbouncer_show.py
+# (measured on 1.24.1), and rows for the keys only newer releases have.
+
+# A key of the same type that the releases without a SHOWN row's key have, to check the row on.
+STAND_IN = {"suspend_timeout": "pool_idle_timeout"}
+SHOWN_ADDED = {
+    "1.24.1": [],
+    "1.26.1": [
+        ("integer", "scram_iterations", "0x1000", "4096"),
+        ("integer", "query_wait_notify", "010", "8"),  # whole seconds: strtol, not strtod
+        ("time", "transaction_timeout", "0.25", "0.25"),
+        ("time", "pool_idle_timeout", "1234567", "1.23457e+06"),
+        ("string", "login_notify_message", LONG, LONG),
+        ("string", "auth_ldap_options", LDAP_OPTIONS, LDAP_OPTIONS),
+        ("string", "client_tls13_ciphers", "'single quoted' #;=", "'single quoted' #;="),
+        ("string", "server_tls13_ciphers", "x" * 300 + "Å", "x" * 300 + "Å"),
+    ],
+}
+
+
+def shown_rows(version: str) -> list[tuple]:
+    """SHOWN for ``version`` (a row whose key the release lacks on its STAND_IN), plus its own."""
+    table = load_table()
+    rows = []
+    for setting_type_, key, text, display in SHOWN:
+        if not table.get("pgbouncer", key).exists_in(version):
+            key = STAND_IN[key]
+            assert table.get("pgbouncer", key).type == setting_type_, key
+        rows.append((setting_type_, key, text, display))
+    return rows + SHOWN_ADDED[version]
 
 
 def batches(rows: list[tuple]) -> list[list[tuple]]:
@@ -604,8 +800,8 @@ def batches(rows: list[tuple]) -> list[list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def shown_runs(container: str) -> list[tuple[list[tuple], Run]]:
-    groups = batches(SHOWN)
+def shown_runs(container: str, version: str) -> list[tuple[list[tuple], Run]]:
+    groups = batches(shown_rows(version))
     runs = [
         raw_run(f"types-{n}", 7000 + n, [f"{row[1]} = {row[2]}" for row in batch])
         for n, batch in enumerate(groups)
@@ -627,7 +823,7 @@ def test_show_config_displays_each_type_as_measured(shown_runs):
 
 
 @pytest.mark.container
-def test_unset_keys_show_their_default(shown_runs):
+def test_unset_keys_show_their_default(shown_runs, version):
     """pgbouncer_show.shows_default on the binary: in a file that sets only the minimal keys,
     every other row's value is its default column (NULL read as "", as pgbouncer_console does),
     except conffile, which PgBouncer fills in from the command line."""
@@ -635,13 +831,37 @@ def test_unset_keys_show_their_default(shown_runs):
     (query,) = run.queries
     rows = query.by("key")
     minimal = {"listen_port", "unix_socket_dir", "pidfile", "logfile", "auth_file", "conffile"}
-    assert len(rows) == sum(1 for s in load_table().sections["pgbouncer"].values() if s.exists_in(VERSION))
+    assert len(rows) == sum(1 for s in load_table().sections["pgbouncer"].values() if s.exists_in(version))
     differing = {
         key: (row["value"], row["default"])
         for key, row in rows.items()
         if not shows_default(row["value"] or "", row["default"] or "")
     }
     assert set(differing) == minimal, differing
+
+
+@pytest.mark.container
+def test_settings_table_matches_show_config(shown_runs, version):
+    """The settings table's [pgbouncer] keys for the release are the keys SHOW CONFIG lists, each
+    once; for each, the `changeable` column is the table's reload flag and the `default` column
+    its default for the release (NULL and "" apart: a None default is NULL)."""
+    _, run = shown_runs[-1]
+    (query,) = run.queries
+    rows = query.rows()
+    table = {key: s for key, s in load_table().sections["pgbouncer"].items() if s.exists_in(version)}
+    assert sorted(row["key"] for row in rows) == sorted(table)
+    shown = {row["key"]: {"default": row["default"], "changeable": row["changeable"]} for row in rows}
+    expected = {
+        key: {
+            "default": None if s.default_in(version) is None else str(s.default_in(version)),
+            "changeable": "yes" if s.reload else "no",
+        }
+        for key, s in table.items()
+    }
+    differing = {
+        key: {"binary": shown[key], "table": expected[key]} for key in table if shown[key] != expected[key]
+    }
+    assert differing == {}
 
 
 @pytest.fixture(scope="module")
@@ -675,12 +895,11 @@ def test_pgbouncer_refuses_an_empty_connection_string_value(container):
 # (tests/unit/test_pgbouncer_config.py::test_no_value_can_add_a_line checks that such values are
 # refused at all; here each error must also name the variable.)
 
-VALID: dict[str, Any] = json.loads(json.dumps(INPUTS))
 LINE_BREAKS = {"LF": "\n", "CRLF": "\r\n", "U+2028": "\u2028"}
 DEDICATED = {
     "pgbouncer_server_host": "db-1{}auth_type = trust",
     "pgbouncer_listen_addr": "127.0.0.1{}::1",
-    "pgbouncer_unix_socket_dir": "/tmp/pgb{}listen_addr = *",
+    "pgbouncer_unix_socket_dir": WORK + "{}listen_addr = *",
     "pgbouncer_server_reset_query": "DISCARD ALL{}%include /etc/passwd",
     "pgbouncer_ignore_startup_parameters": "extra_float_digits{}options",
     "pgbouncer_auth_schema": "pgbouncer{}x",
@@ -689,14 +908,38 @@ DEDICATED = {
 }
 
 
-def with_entry(index: int, key: str, value: object, section: str = "settings") -> dict[str, Any]:
-    inputs = json.loads(json.dumps(VALID))
-    target = inputs["pgbouncer_databases"][index]
-    if section:
-        target.setdefault(section, {})[key] = value
-    else:
-        target[key] = value
-    return inputs
+# A change to the release's inventory: variables to replace, or a function that edits a copy.
+Change = Mapping[str, Any] | Callable[[dict[str, Any]], None]
+
+
+def changed(inputs: Mapping[str, Any], changes: Change) -> dict[str, Any]:
+    if isinstance(changes, Mapping):
+        return {**inputs, **changes}
+    result = copy.deepcopy(dict(inputs))
+    changes(result)
+    return result
+
+
+def with_entry(index: int, key: str, value: object, section: str = "settings") -> Change:
+    """Set ``key`` of pgbouncer_databases[index] (in its ``section``, or the entry itself)."""
+
+    def change(inputs: dict[str, Any]) -> None:
+        target = inputs["pgbouncer_databases"][index]
+        if section:
+            target.setdefault(section, {})[key] = value
+        else:
+            target[key] = value
+
+    return change
+
+
+def with_role(index: int, role: Mapping[str, Any]) -> Change:
+    """Replace pgbouncer_roles[index] by ``role``."""
+
+    def change(inputs: dict[str, Any]) -> None:
+        inputs["pgbouncer_roles"][index] = copy.deepcopy(dict(role))
+
+    return change
 
 
 MISREAD = [
@@ -720,7 +963,7 @@ MISREAD = [
         for key in ("application_name", "client_encoding", "datestyle", "timezone", "connect_query")
     ],
     pytest.param(
-        {"pgbouncer_roles": [{"name": "r1", "pool": {"pool_mode": ""}}, *VALID["pgbouncer_roles"][1:]]},
+        with_role(0, {"name": "r1", "pool": {"pool_mode": ""}}),
         "pgbouncer_roles[0].pool.pool_mode",
         id="empty pool_mode",
     ),
@@ -748,22 +991,22 @@ MISREAD = [
 
 
 @pytest.mark.parametrize(("changes", "variable"), MISREAD)
-def test_values_pgbouncer_would_misread_are_refused_by_name(changes, variable):
-    errors, _ = pooler_config({**VALID, **changes}, VERSION)
+def test_values_pgbouncer_would_misread_are_refused_by_name(changes, variable, inputs, version):
+    errors, _ = pooler_config(changed(inputs, changes), version)
     assert any(error.startswith(f"{variable}:") for error in errors), errors
 
 
-def test_the_misread_table_starts_from_a_valid_model():
-    assert pooler_config(VALID, VERSION)[0] == []
+def test_the_misread_table_starts_from_a_valid_model(inputs, version):
+    assert pooler_config(inputs, version)[0] == []
 
 
 # ------------------------------------------------------------------------------------------------
-# Lines PgBouncer 1.24.1 reads differently from what they say (found by this test, shown on the
-# binary below): the checker refuses each by name.
+# Lines PgBouncer reads differently from what they say (found by this test on 1.24.1, shown on
+# each release's binary below): the checker refuses each by name.
 
 LONG_SOCKET_DIR = f"{WORK}/" + "d" * 100  # with "/.s.PGSQL.6543": 123 bytes, sun_path holds 107
 COMMA_SOCKET_DIR = f"{WORK}/fk,pg"
-MISREAD = [
+READ_DIFFERENTLY = [
     pytest.param(
         {"pgbouncer_settings": {"query_timeout": "0.0000001"}},
         "pgbouncer_settings.query_timeout",
@@ -792,15 +1035,16 @@ MISREAD = [
 ]
 
 
-@pytest.mark.parametrize(("changes", "variable"), MISREAD)
-def test_renderer_refuses_lines_pgbouncer_reads_differently(changes, variable):
-    errors, _ = pooler_config({**VALID, **changes}, VERSION)
+@pytest.mark.parametrize(("changes", "variable"), READ_DIFFERENTLY)
+def test_renderer_refuses_lines_pgbouncer_reads_differently(changes, variable, inputs, version):
+    errors, _ = pooler_config(changed(inputs, changes), version)
     assert any(error.startswith(f"{variable}:") for error in errors), errors
 
 
 @pytest.mark.container
 def test_what_pgbouncer_does_with_those_lines(container):
-    """The evidence behind MISREAD, on the binary (the time case is a SHOWN row: 1e-07 shows 0)."""
+    """The evidence behind READ_DIFFERENTLY, on the binary (the time case is a SHOWN row: 1e-07
+    shows 0)."""
     long_run = raw_run("long", 7300, [], console=False)
     config = base64.b64decode(long_run["files"][0][1]).decode()
     long_run["files"][0][1] = b64(
@@ -830,3 +1074,117 @@ def test_what_pgbouncer_does_with_those_lines(container):
     # PgBouncer splits the directory at the comma and connects to a socket that is not there.
     assert comma_result.queries[0].by("name")["c"]["load_balance_hosts"] == "round-robin"  # a host list
     assert f"unix:{WORK}/fk/.s.PGSQL.{FAKE_PORT}" in comma_result.output
+
+
+# ------------------------------------------------------------------------------------------------
+# What the settings table gives only to other releases: each release refuses it, PgBouncer at
+# startup and the checker by the variable's name (the releases that have it load it above).
+
+SAMPLE_TEXT = {
+    "integer": "5",
+    "size": "5",
+    "time": "5",
+    "boolean": "1",
+    "mode": "0700",
+    "string": "x",
+    "path": "/x",
+    "list": "x",
+}
+UNKNOWN_KEY = {
+    "pgbouncer": "unknown parameter: pgbouncer/{key}",
+    "databases": "unrecognized connection parameter: {key}",
+    "users": "unrecognized user parameter: {key}",
+}
+
+
+@dataclass(frozen=True)
+class Lacking:
+    """A line the release cannot read: a ``key`` of ``section`` it does not have, or (no key) an
+    entry ``name`` it cannot read in ``section``."""
+
+    section: str
+    key: str | None = None
+    name: str = "lacking"
+
+    def text(self) -> str:
+        """A value the releases that have the key read."""
+        setting = load_table().get(self.section, str(self.key))
+        if setting.type == "enum":
+            return setting.choices_in(load_table().newest)[0]
+        return SAMPLE_TEXT[setting.type]
+
+    def run(self, number: int) -> dict[str, Any]:
+        """A driver run for a minimal file that holds the line."""
+        name, port = f"lacking-{number}", 7400 + number
+        if self.section == "pgbouncer":
+            return raw_run(name, port, [f"{self.key} = {self.text()}"], console=False)
+        entry = f"{ini_key(self.name)} = " + (
+            "pool_size=5" if self.key is None else f"{self.key}={self.text()}"
+        )
+        if self.section == "databases":
+            return raw_run(name, port, [], databases=(f"{entry} dbname=x",), console=False)
+        return raw_run(name, port, [], console=False, sections=("[users]", entry))
+
+    def message(self) -> str:
+        """What PgBouncer logs before it gives up."""
+        if self.key is None:
+            return "syntax error in configuration"
+        return UNKNOWN_KEY[self.section].format(key=self.key)
+
+
+def lacking(version: str) -> list[Lacking]:
+    """Every key of the table's [pgbouncer], [databases] and [users] that ``version`` does not
+    have, and, before 1.25.0, an entry name of [databases] and of [users] that needs quoting."""
+    table = load_table()
+    result = [
+        Lacking(section, key)
+        for section in ("pgbouncer", "databases", "users")
+        for key, setting in table.sections[section].items()
+        if not setting.exists_in(version)
+    ]
+    if version_key(version) < version_key(QUOTED_KEYS_SINCE):
+        result += [Lacking("databases", name=QUOTED_ENTRY), Lacking("users", name=QUOTED_USER)]
+    return result
+
+
+@pytest.mark.container
+def test_pgbouncer_refuses_what_the_table_gives_only_other_releases(container, version):
+    items = lacking(version)
+    assert items  # each release lacks something another one has
+    results = run_job(container, {"runs": [item.run(n) for n, item in enumerate(items)]}).runs
+    for item, result in zip(items, results, strict=True):
+        assert result.returncode != 0, (item, result.output)
+        assert item.message() in result.output, (item, result.output)
+        assert "FATAL cannot load config file" in result.output, (item, result.output)
+
+
+def test_the_checker_refuses_what_the_table_gives_only_other_releases(inputs, version):
+    """By the variable's name: "<key> was added in ..." or "<key> was removed in ...", and an
+    entry name the release cannot read."""
+    items = lacking(version)
+    assert items
+    for item in items:
+        changes: Change
+        if item.key is None and item.section == "databases":
+            changes, where = with_entry(0, "name", item.name, section=""), "pgbouncer_databases[0].name"
+        elif item.key is None:
+            changes = with_role(0, {"name": item.name, "pool": {"pool_size": 5}})
+            where = "pgbouncer_roles[0].name"
+        elif item.section == "pgbouncer":
+            changes = {"pgbouncer_settings": {**inputs["pgbouncer_settings"], item.key: item.text()}}
+            where = f"pgbouncer_settings.{item.key}"
+        elif item.section == "databases":
+            changes = with_entry(0, item.key, item.text())
+            where = f"pgbouncer_databases[0].settings.{item.key}"
+        else:
+            changes = with_role(0, {"name": "lacking", "pool": {item.key: item.text()}})
+            where = f"pgbouncer_roles[0].pool.{item.key}"
+        if item.key is None:
+            expected = f"{where}: {item.name!r} cannot be an entry name for PgBouncer {version},"
+        else:
+            setting = load_table().get(item.section, item.key)
+            added = version_key(version) < version_key(setting.since)
+            when = f"was added in {setting.since}" if added else f"was removed in {setting.until}"
+            expected = f"{where}: {item.key} {when}; the PgBouncer on this host is {version}"
+        errors, _ = pooler_config(changed(inputs, changes), version)
+        assert any(error.startswith(expected) for error in errors), (expected, errors)
