@@ -14,6 +14,10 @@ description:
     C(no)), reloads it when only reloadable keys differ or when the file changed since the process
     last loaded it, and does nothing otherwise. A run that died between writing the file and
     applying it is caught up by the next run, whatever the file looked like before.
+  - Before a restart takes the process's TCP listeners out of the port's so_reuseport group (from
+    outside, module_utils/listeners.py) and waits I(drain_seconds), so new connections go to the
+    other processes and the logins it has in progress finish: PgBouncer 1.25 and newer refuse those
+    once they are told to stop ("pooler is shutting down").
   - After a start or restart waits until the process accepts logins; after any action checks that
     the process now runs the expected values, and fails naming the keys that still differ.
   - The file the process last loaded is remembered as (main PID, file checksum) under I(state_dir),
@@ -60,6 +64,18 @@ options:
     description: Seconds to wait for the process to accept logins after a start or restart.
     type: int
     default: 60
+  drain_seconds:
+    description: Seconds between closing the listeners of a process to be restarted and stopping it.
+    type: float
+    default: 1.0
+  watched_files:
+    description:
+      - Other files the process reads on RELOAD (its TLS certificate, key and CA). Their content is
+        part of the checksum, so a process that has not loaded their current content gets a RELOAD
+        (PgBouncer 1.24 and newer reload TLS files whose content changed).
+    type: list
+    elements: path
+    default: []
   state_dir:
     description: Where the (PID, checksum) of the file each process last loaded is kept.
     type: path
@@ -100,6 +116,12 @@ reload_keys:
   returned: always
   type: list
   elements: str
+listeners_closed:
+  description: >-
+    TCP listeners taken out of service before a restart (0 when there was none to restart, -1 when
+    they could not be reached and the process closed them itself).
+  returned: always
+  type: int
 pid_before:
   description: The process's main PID before, 0 if it was not running.
   returned: always
@@ -117,6 +139,7 @@ import time  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_console as console  # noqa: E402
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.listeners import close_listeners  # noqa: E402
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_show import shows_default  # noqa: E402
 
 
@@ -167,13 +190,18 @@ class Process:
         return differences(running, self.expected, self.ignore)
 
     def file_checksum(self) -> str:
-        try:
-            with open(self.params["config_file"], "rb") as handle:
-                return hashlib.sha256(handle.read()).hexdigest()
-        except FileNotFoundError:
-            if self.module.check_mode:
-                return ""  # written by an earlier task of this run outside check mode
-            raise
+        """The checksum of the configuration file and the watched files, in order."""
+        digest = hashlib.sha256()
+        for path in [self.params["config_file"], *self.params["watched_files"]]:
+            try:
+                with open(path, "rb") as handle:
+                    content = handle.read()
+            except FileNotFoundError:
+                if self.module.check_mode:
+                    return ""  # written by an earlier task of this run outside check mode
+                raise
+            digest.update(hashlib.sha256(content).digest())
+        return digest.hexdigest()
 
     def loaded_marker(self) -> str:
         try:
@@ -233,10 +261,17 @@ def run(module: AnsibleModule) -> dict[str, object]:
         "reload_keys": reload_keys,
         "pid_before": pid,
         "pid_after": pid,
+        "listeners_closed": 0,
     }
     if action == "none" or module.check_mode:
         return result
 
+    if action == "restart":
+        result["listeners_closed"] = close_listeners(
+            pid, module.params["port"], module.params["service_user"]
+        )
+        if result["listeners_closed"] > 0:
+            time.sleep(module.params["drain_seconds"])
     process.systemctl(action)
     try:
         process.wait_for_login()
@@ -266,6 +301,8 @@ def main() -> None:
             "restart": {"type": "bool", "default": False},
             "service_user": {"type": "str", "default": "postgres"},
             "login_timeout": {"type": "int", "default": 60},
+            "watched_files": {"type": "list", "elements": "path", "default": []},
+            "drain_seconds": {"type": "float", "default": 1.0},
             "state_dir": {"type": "path", "default": "/run/pgbouncer-toolkit"},
         },
         supports_check_mode=True,

@@ -18,14 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.playbooks import PINNED_PACKAGE
+
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 SECRETS = ("integration-auth", "integration-app", "integration-celery")
 
 # A complete, valid set of inputs for every role; each case changes one thing. The controller is
-# no PgBouncer host: the release the lab and the tests run (Debian 13's) stands in for the one
-# apt would install, through extra vars, which win over the fact the role sets.
-PINNED_RELEASE = {"__pgbouncer_version": "1.24.1"}
+# no PgBouncer host: the package the lab and the tests run stands in for the one apt would install
+# (tests/playbooks.PINNED_PACKAGE), through extra vars, which win over the facts the role sets.
+PINNED_RELEASE = PINNED_PACKAGE
 VALID = {
     **PINNED_RELEASE,
     "ansible_python_interpreter": sys.executable,
@@ -111,7 +113,9 @@ BAD_INPUTS = [
     ),
     (
         "setting newer than the host's release",
-        {"pgbouncer_settings": {"transaction_timeout": 5}},
+        # Debian 13's release (its open CVEs are not what this case is about: the settings check
+        # refuses first).
+        {"pgbouncer_settings": {"transaction_timeout": 5}, "__pgbouncer_package_version": "1.24.1-1+deb13u2"},
         "pgbouncer_settings.transaction_timeout: transaction_timeout was added in 1.25.0",
     ),
     (
@@ -218,7 +222,10 @@ BAD_INPUTS = [
     ),
     (
         "entry name PgBouncer 1.24 cannot read",
-        {"pgbouncer_databases": _extra_database(name="my db", host="10.9.9.9")},
+        {
+            "pgbouncer_databases": _extra_database(name="my db", host="10.9.9.9"),
+            "__pgbouncer_package_version": "1.24.1-1+deb13u2",
+        },
         "pgbouncer_databases[2].name: 'my db' cannot be an entry name",
     ),
     (
@@ -349,6 +356,60 @@ BAD_INPUTS = [
         {"pgbouncer_settings": {"auth_hba_file": "/dev/zero"}},
         "pgbouncer_settings.auth_hba_file: '/dev/zero' points into /dev, /proc or /sys",
     ),
+    (
+        "device as an auth file, behind a doubled slash",
+        {"pgbouncer_settings": {"auth_hba_file": "//dev/zero"}},
+        "pgbouncer_settings.auth_hba_file: '//dev/zero' points into /dev, /proc or /sys",
+    ),
+    (
+        "device as an auth file, behind '..'",
+        {"pgbouncer_settings": {"auth_ident_file": "/var/run/../dev/zero"}},
+        "pgbouncer_settings.auth_ident_file: '/var/run/../dev/zero' has a '..' component",
+    ),
+    # A socket directory any local user can write: any of them could take the socket's name.
+    (
+        "socket directory in /tmp",
+        {"pgbouncer_unix_socket_dir": "/tmp"},
+        "pgbouncer_unix_socket_dir: '/tmp' is in a directory every local user can write",
+    ),
+    (
+        "socket directory in /tmp behind '..'",
+        {"pgbouncer_unix_socket_dir": "/var/tmp/../tmp"},
+        "pgbouncer_unix_socket_dir: '/var/tmp/../tmp' has a '..' component",
+    ),
+    # An IPv6 zone id: ipaddress keeps it verbatim, so it reached pg_hba.conf, pgbouncer.ini and
+    # database.env as given.
+    (
+        "pg_hba source with a zone id (pg_hba.conf would read method trust)",
+        {"pgbouncer_postgresql_client_addresses": ["::%1 :: trust #"]},
+        "pgbouncer_postgresql_client_addresses[0]: '::%1 :: trust #' is not an address or a network",
+    ),
+    (
+        "a pooler's pgbouncer_address with a zone id (the default pg_hba sources)",
+        {"pgbouncer_postgresql_client_addresses": MISSING, "pgbouncer_address": "::%1 :: trust #"},
+        "pgbouncer_postgresql_client_addresses[0]: '::%1 :: trust #' is not an address or a network",
+    ),
+    (
+        "app files host with a zone id (sourcing database.env would run it)",
+        {"pgbouncer_app_files_host": "::1%$(id>PWNED)"},
+        "pgbouncer_app_files_host: '::1%$(id>PWNED)' is not a host name or an IP address",
+    ),
+    (
+        "loopback listen address with a zone id",
+        {"pgbouncer_listen_addr": ["::1%$(id>PWNED)"]},
+        "pgbouncer_listen_addr: '::1%$(id>PWNED)' is not an address, a host name or *",
+    ),
+    # pg_hba.conf reads a name starting with '/' as a regular expression (PostgreSQL 16+), quoted too.
+    (
+        "role named like a pg_hba regular expression",
+        {"pgbouncer_roles": [*VALID["pgbouncer_roles"], {"name": "/.*", "password": "x"}]},
+        "pgbouncer_roles[2].name: must not start with '/'",
+    ),
+    (
+        "database named like a pg_hba regular expression",
+        {"pgbouncer_databases": _database(dbname="/^(reports|postgres)$")},
+        "pgbouncer_databases[0].dbname: must not start with '/'",
+    ),
     # Hole 10: what a module would only catch mid-run is caught in the first play.
     (
         "pg_hba source with a /33 prefix",
@@ -440,31 +501,66 @@ def test_debian_12_pgbouncer_is_refused_with_version_and_fix(tmp_path):
     roles = [
         {key: value for key, value in role.items() if key != "pool"} for role in VALID["pgbouncer_roles"]
     ]
-    result = run_site(tmp_path, {"__pgbouncer_version": MISSING, "pgbouncer_roles": roles})
+    result = run_site(
+        tmp_path,
+        {
+            "__pgbouncer_package_version": MISSING,
+            "__pgbouncer_install_source": MISSING,
+            "pgbouncer_install_source": "distro",
+            "pgbouncer_roles": roles,
+        },
+    )
     assert_failed_in_first_play(result, "offer PgBouncer 1.18")
     flat = " ".join(result.stdout.split())
     assert "this toolkit needs 1.22.0 or newer" in flat
-    assert "pgbouncer_install_source to pgdg" in flat
+    assert "pgbouncer_install_source to auto or pgdg" in flat
 
 
 @pytest.fixture
-def loopback_key_server(tmp_path) -> Iterator[str]:
-    """Serve a stand-in signing key on loopback: get_url sends a HEAD request even in check mode."""
-    (tmp_path / "pgdg.asc").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+def loopback_repository() -> Iterator[str]:
+    """The test bed's apt repository (tests/lab/build-repo.sh: signed, suite trixie-pgdg, Debian
+    forky's PgBouncer 1.26.1), served on loopback for the length of the test."""
+    built = subprocess.run(
+        ["bash", str(ROOT / "tests/lab/build-repo.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=built.stdout.strip().splitlines()[-1]
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/pgdg.asc"
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
 
 
-def test_pgdg_source_renders_in_check_mode(tmp_path, loopback_key_server):
+@pytest.mark.skipif(
+    _debian_major() != "debian12", reason="needs a Debian 12 controller (its PgBouncer is 1.18)"
+)
+def test_auto_reads_the_repository_before_adding_it_and_renders_the_pinned_source(
+    tmp_path, loopback_repository
+):
+    """pgbouncer_install_source auto on a host whose distribution is too old: the first play asks
+    the repository itself what it offers (apt_source_candidate, a throwaway apt configuration:
+    the signed Release checked against the fetched key), judges that package, and the check-mode
+    run renders the deb822 source and the pin; nothing is written to the controller's apt."""
+    before = sorted(Path("/etc/apt").rglob("*"))
     result = run_site(
         tmp_path,
-        {"pgbouncer_install_source": "pgdg", "pgbouncer_pgdg_key_url": loopback_key_server},
+        {
+            "__pgbouncer_package_version": MISSING,
+            "__pgbouncer_install_source": MISSING,
+            "pgbouncer_pgdg_repo_url": loopback_repository,
+            "pgbouncer_pgdg_key_url": f"{loopback_repository}key.asc",
+            # The repository serves Debian 13's suite; the controller is Debian 12.
+            "__pgbouncer_pgdg_suite": "trixie-pgdg",
+        },
         "--diff",
         "--tags",
         "pgbouncer_install",
@@ -473,10 +569,50 @@ def test_pgdg_source_renders_in_check_mode(tmp_path, loopback_key_server):
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "+URIs: https://apt.postgresql.org/pub/repos/apt" in output, output
-    codename = dict(
-        line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line
-    ).get("VERSION_CODENAME", "")
-    assert f"+Suites: {codename}-pgdg" in output, output
+    assert "Check the security advisories of PgBouncer 1.26.1-1" in output, output
+    assert f"+URIs: {loopback_repository}" in output, output
+    assert "+Suites: trixie-pgdg" in output, output
     assert "+Signed-By: /usr/share/keyrings/pgdg-archive-keyring.asc" in output, output
-    assert not Path("/etc/apt/sources.list.d/pgdg.sources").exists()
+    for line in (
+        "+Package: *",
+        "+Package: pgbouncer",
+        "+Pin: origin 127.0.0.1",
+        "+Pin-Priority: -1",
+        "+Pin-Priority: 600",
+    ):
+        assert line in output, output
+    assert sorted(Path("/etc/apt").rglob("*")) == before
+
+
+def test_a_repository_whose_signature_does_not_verify_is_refused_in_the_first_play(
+    tmp_path, loopback_repository
+):
+    """The same repository with another key: apt_source_candidate fails the first play, naming the
+    repository, and nothing is installed."""
+    result = run_site(
+        tmp_path,
+        {
+            "__pgbouncer_package_version": MISSING,
+            "__pgbouncer_install_source": "pgdg",
+            "pgbouncer_pgdg_repo_url": loopback_repository,
+            # A key file that exists but is not the one the repository is signed with.
+            "pgbouncer_pgdg_key_url": f"{loopback_repository}dists/trixie-pgdg/Release.gpg",
+            "__pgbouncer_pgdg_suite": "trixie-pgdg",
+        },
+    )
+    assert_failed_in_first_play(result, f"apt-get failed for {loopback_repository} trixie-pgdg")
+
+
+def test_a_socket_directory_every_user_may_write_is_refused_on_the_host(tmp_path):
+    """A directory whose name no check knows, world-writable on the host itself: refused by the stat
+    of the first play, naming the variable and the mode."""
+    directory = Path("/var/lib") / f"pgbt-world-writable-{os.getpid()}"
+    directory.mkdir(mode=0o777)
+    directory.chmod(0o1777)
+    try:
+        result = run_site(tmp_path, {"pgbouncer_unix_socket_dir": str(directory)})
+    finally:
+        directory.rmdir()
+    assert_failed_in_first_play(
+        result, f"pgbouncer_unix_socket_dir: {directory} on this host is writable by every user"
+    )
