@@ -32,7 +32,7 @@ options:
   socket:
     description: HAProxy's stats socket (C(stats socket ... level admin) in haproxy.cfg).
     type: path
-    default: /run/haproxy/admin.sock
+    default: /run/pgbouncer-lb/admin.sock
   backend:
     description: The backend the server belongs to.
     type: str
@@ -94,7 +94,7 @@ EXAMPLES = r"""
 
 - name: Give pgb1 back its share of new connections once it answers again
   pgbouncer_toolkit.pgbouncer.haproxy_server:
-    socket: /run/haproxy/admin.sock
+    socket: /run/pgbouncer-lb/admin.sock
     backend: pgbouncer
     server: pgb1
     state: ready
@@ -366,7 +366,7 @@ def run(module: AnsibleModule) -> dict[str, object]:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "socket": {"type": "path", "default": "/run/haproxy/admin.sock"},
+            "socket": {"type": "path", "default": "/run/pgbouncer-lb/admin.sock"},
             "backend": {"type": "str", "default": "pgbouncer"},
             "server": {"type": "str", "required": True},
             "state": {"type": "str", "required": True, "choices": ["drain", "ready"]},

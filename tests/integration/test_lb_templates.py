@@ -170,6 +170,7 @@ def test_keepalived_conf_holds_the_derived_values(rendered, host, priority, sour
         f"priority {priority}",  # the host's position in the group
         "nopreempt",
         f"unicast_src_ip {ADDRESSES[source]}",
+        "check_unicast_src",  # adverts from an address that is not a peer are dropped
         ADDRESSES[peer],
         "auth_type PASS",
         f"auth_pass {AUTH_PASS}",
@@ -185,7 +186,7 @@ def test_haproxy_cfg_holds_the_servers_and_long_timeouts(rendered):
     assert text == (rendered / "lb2" / "haproxy.cfg").read_text()  # the same on every lb host
     lines = directives(text)
     for expected in (
-        "stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners",
+        "stats socket /run/pgbouncer-lb/admin.sock mode 600 level admin expose-fd listeners",
         "mode tcp",
         "timeout client 30m",
         "timeout server 30m",

@@ -20,7 +20,7 @@ import sys
 import time
 
 SSL_REQUEST = bytes.fromhex("0000000804d2162f")
-ADMIN_SOCKET = "/run/haproxy/admin.sock"
+ADMIN_SOCKET = "/run/pgbouncer-lb/admin.sock"
 WORK = "/tmp/lb"
 
 
@@ -118,6 +118,7 @@ def main() -> None:
     os.chmod(WORK, 0o777)
     open(f"{WORK}/users.txt", "w").close()
     os.makedirs("/run/haproxy", exist_ok=True)
+    os.makedirs(os.path.dirname(ADMIN_SOCKET), mode=0o700, exist_ok=True)
 
     pids = []
     for number, backend in enumerate(backends, start=1):
