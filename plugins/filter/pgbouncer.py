@@ -64,9 +64,15 @@ def show_config_expected(inputs: Mapping[str, Any], version: str, process: int =
 
 def pid_changes(applied: Mapping[str, Any]) -> list[str]:
     """``process: pid before -> pid after`` for each process a pgbouncer_process loop started,
-    reloaded or restarted (the registered result of apply.yml)."""
+    reloaded or restarted (the registered result of apply.yml), with the listeners a restart took
+    out of service first."""
     return [
         f"{result.get('__pgbouncer_process', result.get('item'))}: {result.get('pid_before')} -> {result.get('pid_after')}"
+        + (
+            f" ({result['listeners_closed']} listener(s) closed first)"
+            if result.get("listeners_closed", 0) > 0
+            else ""
+        )
         for result in (applied or {}).get("results", [])
         if isinstance(result, Mapping) and "pid_after" in result
     ]
