@@ -5,7 +5,7 @@ as it would on an lb host:
 - in a throwaway podman container (no network), two small TCP servers on 127.0.0.1 stand in for
   two PgBouncers, behind HAProxy's frontend 127.0.0.1:6432 (backend `pgbouncer`, leastconn,
   servers `a` and `b` with fast checks and, as in the product's haproxy.cfg,
-  `on-marked-down shutdown-sessions`) and its admin socket /run/haproxy/admin.sock;
+  `on-marked-down shutdown-sessions`) and its admin socket /run/pgbouncer-lb/admin.sock (the role's);
 - each test reads the servers' state with its own `show stat` (tests' HELPER, not the module), so
   what the module reports is checked against what HAProxy says;
 - every test starts from both servers UP with no session, and ends by bringing them back to it;
@@ -40,7 +40,7 @@ MODULE = "pgbouncer_toolkit.pgbouncer.haproxy_server"
 # the two builds the image first builds the one both expect.
 LB_PACKAGES = ["haproxy", "keepalived", "pgbouncer", "iproute2"]
 CONTAINER_LIFETIME = 600  # the container's own `sleep`: it ends even if the finalizer never runs
-ADMIN_SOCKET = "/run/haproxy/admin.sock"
+ADMIN_SOCKET = "/run/pgbouncer-lb/admin.sock"
 RELEASE = "/tmp/hx-release"  # the held client connections close when this file appears
 TEMPLATE = ROOT / "roles/pgbouncer_lb/templates/haproxy.cfg.j2"
 # As in the product's haproxy.cfg: a server marked down (and entering maintenance counts as marked
@@ -284,6 +284,7 @@ def container(request: pytest.FixtureRequest) -> str:
     podman("exec", "-i", name, "sh", "-c", "cat > /tmp/haproxy.cfg", stdin=HAPROXY_CFG.encode())
     setup = """set -eu
 mkdir -p /run/haproxy
+mkdir -p -m 0700 /run/pgbouncer-lb
 for port in 7001 7002; do
     python3 /tmp/hx.py listen "$port" </dev/null >/dev/null 2>&1 &
 done

@@ -177,6 +177,10 @@ INPUTS: dict[str, Any] = {
         {"name": CLIENT, "databases": [FAKE_ENTRY]},
         {"name": VIA_AUTH_QUERY, "databases": [FAKE_ENTRY]},
     ],
+    # Role variables since TLS files came under the pgbouncer_tls role; an enum's case is PgBouncer's
+    # to ignore. Both off: the container has no certificate.
+    "pgbouncer_client_tls_sslmode": "Disable",
+    "pgbouncer_server_tls_sslmode": "disable",
     "pgbouncer_settings": {
         "server_check_query": f"SELECT 'Å' /* {Q} */ Å",  # ends in a UTF-8 sequence holding 0x85
         "job_name": '"quoted" job #;= é',
@@ -186,8 +190,6 @@ INPUTS: dict[str, Any] = {
         "auth_hba_file": "/etc/pgbouncer/hba 'é' #;=.conf",
         "client_tls_ca_file": '/etc/ssl/ca "x" 漢.pem',
         "server_tls_key_file": "/etc/ssl/key #;=.pem",
-        "client_tls_sslmode": "Disable",
-        "server_tls_sslmode": "disable",
         "unix_socket_mode": "0750",
         "unix_socket_group": "postgres",
         "track_extra_parameters": ["IntervalStyle", "search_path"],
