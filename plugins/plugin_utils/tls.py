@@ -35,6 +35,10 @@ def san_entry(name: object, where: str) -> str:
     else (wildcards, zone ids, URLs, text with spaces or control characters)."""
     if not isinstance(name, str) or not name:
         raise TlsError(f"{where}: {name!r} must be a host name or an IP address")
+    if re.search(r"[\s\x00-\x1f\x7f]", name):
+        raise TlsError(
+            f"{where}: {name!r} must be a host name or an IP address, without whitespace or control characters"
+        )
     if ":" in name or re.fullmatch(r"[0-9.]+", name):
         try:
             return f"IP:{parse_address(name)}"

@@ -461,6 +461,27 @@ BAD_INPUTS = [
         {"pgbouncer_install_source": "pgdg", "pgbouncer_pgdg_repo_url": "file:///etc"},
         "pgbouncer_pgdg_repo_url: 'file:///etc' must be an http:// or https:// URL",
     ),
+    # TLS names that could add a subjectAltName entry or carry a zone id, and a wildcard.
+    (
+        "TLS name with a line break that adds an entry",
+        {"pgbouncer_tls_names": ["db1.example\nDNS:evil.example"]},
+        "must be a host name or an IP address, without whitespace or control characters",
+    ),
+    (
+        "TLS name with an IPv6 zone id",
+        {"pgbouncer_tls_names": ["fd00::5%eth0"]},
+        "pgbouncer_tls_names[0]: 'fd00::5%eth0' is not an IP address (an IPv6 zone id",
+    ),
+    (
+        "TLS name that is a wildcard",
+        {"pgbouncer_tls_names": ["*.example.internal"]},
+        "pgbouncer_tls_names[0]: '*.example.internal' must be a host name",
+    ),
+    (
+        "operator CA that is not a file",
+        {"pgbouncer_tls_ca_cert_file": "/nonexistent/ca.crt"},
+        "pgbouncer_tls_ca_cert_file: /nonexistent/ca.crt is not a file on the controller",
+    ),
     # Hole 8: app-side values that could become code.
     (
         "application_name that is not printable ASCII",
