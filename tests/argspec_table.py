@@ -13,7 +13,14 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = ["pgbouncer", "pgbouncer_postgresql", "pgbouncer_tls", "pgbouncer_app_files", "pgbouncer_lb"]
+ROLES = [
+    "pgbouncer",
+    "pgbouncer_postgresql",
+    "pgbouncer_tls",
+    "pgbouncer_app_files",
+    "pgbouncer_lb",
+    "pgbouncer_monitoring",
+]
 BEGIN, END = "<!-- variables:begin -->", "<!-- variables:end -->"
 SETTINGS_BEGIN, SETTINGS_END = "<!-- settings:begin -->", "<!-- settings:end -->"
 SETTINGS_FILE = ROOT / "plugins" / "module_utils" / "pgbouncer_settings.yml"

@@ -30,3 +30,13 @@ if [ ! -e "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+# promtool checks and unit-tests the alert rules. It is taken out of Debian's prometheus package
+# without installing the package (which would start a Prometheus server on this machine).
+if [ ! -x .venv/bin/promtool ]; then
+  echo "== promtool: from Debian's prometheus package"
+  work="$(mktemp -d)" && chmod 0755 "$work"  # apt downloads as its own user
+  (cd "$work" && apt-get download -qq prometheus >/dev/null && dpkg-deb -x prometheus_*.deb root)
+  install -m 0755 "$work/root/usr/bin/promtool" .venv/bin/promtool
+  rm -rf "$work"
+fi

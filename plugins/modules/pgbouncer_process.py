@@ -16,8 +16,8 @@ description:
     applying it is caught up by the next run, whatever the file looked like before.
   - Before a restart takes the process's TCP listeners out of the port's so_reuseport group (from
     outside, module_utils/listeners.py) and waits I(drain_seconds), so new connections go to the
-    other processes and the logins it has in progress finish: PgBouncer 1.25 and newer refuse those
-    once they are told to stop ("pooler is shutting down").
+    other processes and the logins it has in progress finish (PgBouncer 1.25 and newer refuse those
+    once they are told to stop, with "pooler is shutting down").
   - After a start or restart waits until the process accepts logins; after any action checks that
     the process now runs the expected values, and fails naming the keys that still differ.
   - The file the process last loaded is remembered as (main PID, file checksum) under I(state_dir),

@@ -497,6 +497,40 @@ BAD_INPUTS = [
         {"pgbouncer_app_files_databases": [{"alias": "default", "role": "nobody", "database": "app"}]},
         "pgbouncer_app_files_databases[0].role: 'nobody' is not declared in pgbouncer_roles",
     ),
+    # The exporters: a stats-only role declared with its password, ports clear of PgBouncer's.
+    (
+        "exporter role not in stats_users",
+        {"pgbouncer_exporter_user": "celery"},
+        "pgbouncer_exporter_user: 'celery' must be in pgbouncer_stats_users",
+    ),
+    (
+        "exporter role that is an admin",
+        {
+            "pgbouncer_exporter_user": "celery",
+            "pgbouncer_stats_users": ["celery"],
+            "pgbouncer_admin_users": ["celery"],
+        },
+        "pgbouncer_exporter_user: 'celery' is in pgbouncer_admin_users",
+    ),
+    (
+        "exporter ports that take PgBouncer's",
+        {
+            "pgbouncer_exporter_user": "celery",
+            "pgbouncer_stats_users": ["celery"],
+            "pgbouncer_processes": 2,
+            "pgbouncer_exporter_port": 6431,
+        },
+        "pgbouncer_exporter_port: the exporters take ports 6431 to 6432, which includes pgbouncer_listen_port 6432",
+    ),
+    (
+        "exporter port that is not a number",
+        {
+            "pgbouncer_exporter_user": "celery",
+            "pgbouncer_stats_users": ["celery"],
+            "pgbouncer_exporter_port": "9127x",
+        },
+        "pgbouncer_exporter_port",
+    ),
 ]
 
 
