@@ -7,6 +7,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import AddressError
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_exporter
 
 
@@ -14,6 +15,7 @@ def exporter_environment(
     process: object,
     process_settings: Mapping[str, Any],
     pooler_port: object,
+    address: object,
     exporter_port: object,
     user: str,
     password: str,
@@ -25,10 +27,26 @@ def exporter_environment(
             int(str(pooler_port)),
             str(user),
             str(password),
-            pgbouncer_exporter.listen_address(exporter_port, int(str(process))),
+            pgbouncer_exporter.listen_address(address, exporter_port, int(str(process))),
         )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, AddressError) as exc:
         raise AnsibleFilterError(f"pgbouncer_exporter_user: {exc}") from None
+
+
+def exporter_web_config(
+    scrape_password: str, scrape_user: str, host: str, cert_file: str, key_file: str
+) -> str:
+    """The exporters' web config: TLS with the host's certificate, basic auth for ``scrape_user``."""
+    password_hash = pgbouncer_exporter.bcrypt_hash(str(scrape_password), f"{host}\0{scrape_user}")
+    return pgbouncer_exporter.web_config(str(scrape_user), password_hash, str(cert_file), str(key_file))
+
+
+def exporter_network_facing(address: object) -> bool:
+    """Whether exporters on ``address`` are scraped from other hosts (TLS and basic auth then)."""
+    try:
+        return pgbouncer_exporter.is_network_facing(address)
+    except AddressError as exc:
+        raise AnsibleFilterError(f"pgbouncer_exporter_address: {exc}") from None
 
 
 class FilterModule:
@@ -38,4 +56,6 @@ class FilterModule:
         return {
             "exporter_environment": exporter_environment,
             "exporter_errors": pgbouncer_exporter.exporter_errors,
+            "exporter_network_facing": exporter_network_facing,
+            "exporter_web_config": exporter_web_config,
         }

@@ -8,12 +8,25 @@ environment file that systemd reads before it starts the exporter, never on its 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# Where each exporter listens: loopback, port + process number - 1.
-LISTEN_HOST = "127.0.0.1"
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+    AddressError,
+    parse_address,
+)
+
 MAX_PASSWORD_BYTES = 1024
+# bcrypt reads at most 72 bytes of a password.
+MAX_SCRAPE_PASSWORD_BYTES = 72
+BCRYPT_COST = 12
+_SCRAPE_USER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_STANDARD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_BCRYPT_B64 = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # Characters systemd's environment-file parser reads specially inside double quotes.
 _SYSTEMD_ESCAPED = '"\\`$'
 
@@ -39,6 +52,9 @@ def exporter_errors(
     stats_users: Iterable[object],
     admin_users: Iterable[object],
     roles: Iterable[Mapping[str, Any]],
+    address: object = "127.0.0.1",
+    scrape_user: object = "prometheus",
+    scrape_password: object = None,
 ) -> list[str]:
     """Why the exporters cannot be deployed as asked; [] when they can (or are not asked for)."""
     if user in (None, ""):
@@ -74,6 +90,29 @@ def exporter_errors(
         errors.append(
             f"pgbouncer_exporter_user: {user!r} is in pgbouncer_admin_users; give the exporter a stats-only role"
         )
+    try:
+        network_facing = is_network_facing(address)
+    except AddressError as exc:
+        errors.append(f"pgbouncer_exporter_address: {address!r} is not one IP address: {exc}")
+        network_facing = False
+    if network_facing:
+        if not isinstance(scrape_user, str) or not _SCRAPE_USER.fullmatch(scrape_user):
+            errors.append(
+                f"pgbouncer_exporter_scrape_user: {scrape_user!r} is not 1 to 64 letters, digits, '_', '.' or '-'"
+            )
+        if not isinstance(scrape_password, str) or not scrape_password:
+            errors.append(
+                "pgbouncer_exporter_scrape_password: required when pgbouncer_exporter_address is not loopback "
+                "(Prometheus scrapes over TLS with basic auth)"
+            )
+        elif (
+            _has_control_character(scrape_password)
+            or len(scrape_password.encode()) > MAX_SCRAPE_PASSWORD_BYTES
+        ):
+            errors.append(
+                "pgbouncer_exporter_scrape_password: printable characters, at most "
+                f"{MAX_SCRAPE_PASSWORD_BYTES} bytes (bcrypt reads no more)"
+            )
     first = _as_int(port)
     count = _as_int(processes) or 1
     pooler_port = _as_int(listen_port)
@@ -123,9 +162,42 @@ def environment_file(socket_dir: str, port: int, user: str, password: str, liste
     )
 
 
-def listen_address(port: object, process: int) -> str:
-    """host:port the exporter of process ``process`` serves /metrics on."""
+def is_network_facing(address: object) -> bool:
+    """Whether exporters on ``address`` are reached from other hosts (anything but loopback)."""
+    return not parse_address(address).is_loopback
+
+
+def listen_address(address: object, port: object, process: int) -> str:
+    """host:port the exporter of process ``process`` serves /metrics on (IPv6 in brackets)."""
     first = _as_int(port)
     if first is None:
         raise ValueError(f"pgbouncer_exporter_port: {port!r} is not a number")
-    return f"{LISTEN_HOST}:{first + process - 1}"
+    parsed = parse_address(address)
+    host = f"[{parsed}]" if parsed.version == 6 else str(parsed)
+    return f"{host}:{first + process - 1}"
+
+
+def bcrypt_hash(password: str, salt_source: str) -> str:
+    """The bcrypt hash of ``password`` for the web config, with a salt made from ``salt_source``
+    (the host and the user), so a run that changes nothing writes the same file. The salt comes
+    from public data only: it must not shorten a search for the password."""
+    import bcrypt  # the controller's; only this function needs it
+
+    raw = hashlib.sha256(("pgbouncer-toolkit exporter salt\0" + salt_source).encode()).digest()[:16]
+    encoded = base64.b64encode(raw).decode()[:22].translate(str.maketrans(_STANDARD_B64, _BCRYPT_B64))
+    salt = f"$2b${BCRYPT_COST:02d}${encoded}".encode()
+    return bcrypt.hashpw(password.encode(), salt).decode()
+
+
+def web_config(scrape_user: str, password_hash: str, cert_file: str, key_file: str) -> str:
+    """The exporters' web config (exporter-toolkit): TLS with the host's certificate, basic auth.
+    Every value is a JSON string, which YAML reads back exactly."""
+    return (
+        "# Read by every pgbouncer-exporter@ on each request: TLS and basic auth for /metrics.\n"
+        "tls_server_config:\n"
+        f"  cert_file: {json.dumps(cert_file)}\n"
+        f"  key_file: {json.dumps(key_file)}\n"
+        "  min_version: TLS12\n"
+        "basic_auth_users:\n"
+        f"  {json.dumps(scrape_user)}: {json.dumps(password_hash)}\n"
+    )

@@ -523,6 +523,24 @@ BAD_INPUTS = [
         "pgbouncer_exporter_port: the exporters take ports 6431 to 6432, which includes pgbouncer_listen_port 6432",
     ),
     (
+        "network-facing exporter without a scrape password",
+        {
+            "pgbouncer_exporter_user": "celery",
+            "pgbouncer_stats_users": ["celery"],
+            "pgbouncer_exporter_address": "10.0.0.5",
+        },
+        "pgbouncer_exporter_scrape_password: required when pgbouncer_exporter_address is not loopback",
+    ),
+    (
+        "exporter address with a zone id",
+        {
+            "pgbouncer_exporter_user": "celery",
+            "pgbouncer_stats_users": ["celery"],
+            "pgbouncer_exporter_address": "fe80::1%eth0 --web.config.file=/dev/null",
+        },
+        "pgbouncer_exporter_address: 'fe80::1%eth0 --web.config.file=/dev/null' is not one IP address",
+    ),
+    (
         "exporter port that is not a number",
         {
             "pgbouncer_exporter_user": "celery",

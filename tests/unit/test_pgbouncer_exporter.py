@@ -151,7 +151,73 @@ def test_environment_file_has_the_listen_address_login_and_password_only() -> No
 
 
 @pytest.mark.parametrize(
-    ("port", "process", "expected"), [(9127, 1, "127.0.0.1:9127"), ("9127", 3, "127.0.0.1:9129")]
+    ("address", "port", "process", "expected"),
+    [
+        ("127.0.0.1", 9127, 1, "127.0.0.1:9127"),
+        ("127.0.0.1", "9127", 3, "127.0.0.1:9129"),
+        ("10.0.0.5", 9127, 2, "10.0.0.5:9128"),
+        ("::1", 9127, 1, "[::1]:9127"),
+        ("fd00:0::5", 9200, 1, "[fd00::5]:9200"),
+    ],
 )
-def test_listen_address(port: object, process: int, expected: str) -> None:
-    assert exporter.listen_address(port, process) == expected
+def test_listen_address(address: str, port: object, process: int, expected: str) -> None:
+    assert exporter.listen_address(address, port, process) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "facing"),
+    [("127.0.0.1", False), ("127.0.0.2", False), ("::1", False), ("10.0.0.5", True), ("::", True)],
+)
+def test_network_facing(address: str, facing: bool) -> None:
+    assert exporter.is_network_facing(address) is facing
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"address": "10.0.0.5", "scrape_password": "scrape-secret"}, []),
+        ({"address": "127.0.0.1"}, []),
+        ({"address": "10.0.0.5"}, ["pgbouncer_exporter_scrape_password: required"]),
+        ({"address": "10.0.0.5", "scrape_password": "x" * 73}, ["at most 72 bytes"]),
+        ({"address": "10.0.0.5", "scrape_password": "a\nb"}, ["printable characters"]),
+        (
+            {"address": "10.0.0.5", "scrape_password": "s", "scrape_user": "prom: x"},
+            ["pgbouncer_exporter_scrape_user"],
+        ),
+        ({"address": "fe80::1%eth0 $(id)"}, ["pgbouncer_exporter_address: ", "zone id"]),
+        ({"address": "exporter.example"}, ["pgbouncer_exporter_address: "]),
+    ],
+)
+def test_network_facing_errors(overrides: dict[str, object], expected: list[str]) -> None:
+    found = errors("pgbouncer_stats", **overrides)
+    joined = " | ".join(found)
+    assert (found == []) == (expected == []), found
+    for fragment in expected:
+        assert fragment in joined
+
+
+def test_bcrypt_hash_checks_the_password_and_is_stable_per_host() -> None:
+    import bcrypt
+
+    first = exporter.bcrypt_hash("scrape-secret", "app1\0prometheus")
+    assert first == exporter.bcrypt_hash("scrape-secret", "app1\0prometheus")
+    assert first != exporter.bcrypt_hash("scrape-secret", "app2\0prometheus")
+    assert first.startswith("$2b$12$")
+    assert bcrypt.checkpw(b"scrape-secret", first.encode())
+    assert not bcrypt.checkpw(b"scrape-secreT", first.encode())
+    # The salt is made from the host and user only: the same for another password.
+    assert first[:29] == exporter.bcrypt_hash("other", "app1\0prometheus")[:29]
+
+
+def test_web_config_reads_back_exactly() -> None:
+    import yaml
+
+    text = exporter.web_config('prom "q": x', "$2b$12$abc", "/etc/ssl/host.crt", "/etc/key: x")
+    assert yaml.safe_load(text) == {
+        "tls_server_config": {
+            "cert_file": "/etc/ssl/host.crt",
+            "key_file": "/etc/key: x",
+            "min_version": "TLS12",
+        },
+        "basic_auth_users": {'prom "q": x': "$2b$12$abc"},
+    }
