@@ -19,8 +19,11 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addres
     AddressError,
     parse_address,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
+    password_errors,
+)
 
-MAX_PASSWORD_BYTES = 1024
 # bcrypt reads at most 72 bytes of a password.
 MAX_SCRAPE_PASSWORD_BYTES = 72
 BCRYPT_COST = 12
@@ -29,10 +32,6 @@ _STANDARD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+
 _BCRYPT_B64 = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # Characters systemd's environment-file parser reads specially inside double quotes.
 _SYSTEMD_ESCAPED = '"\\`$'
-
-
-def _has_control_character(text: str) -> bool:
-    return any(ord(character) < 0x20 or ord(character) == 0x7F for character in text)
 
 
 def _as_int(value: object) -> int | None:
@@ -70,14 +69,12 @@ def exporter_errors(
         )
     else:
         password = declared[user].get("password")
-        if not isinstance(password, str) or not password:
-            errors.append(f"pgbouncer_exporter_user: the pgbouncer_roles entry of {user!r} has no password")
-        elif _has_control_character(password) or len(password.encode()) > MAX_PASSWORD_BYTES:
-            errors.append(
-                f"pgbouncer_exporter_user: the password of {user!r} must be printable characters, at most "
-                f"{MAX_PASSWORD_BYTES} bytes (the exporter reads it from a systemd environment file)"
-            )
-        elif password.startswith(("SCRAM-SHA-256$", "md5")) and len(password) > 35:
+        # The rules every password of the inventory meets (one line, at most 1024 bytes).
+        problems = password_errors(
+            password, f"pgbouncer_exporter_user: the password of {user!r} (pgbouncer_roles)"
+        )
+        errors.extend(problems)
+        if not problems and str(password).startswith(("SCRAM-SHA-256$", "md5")) and len(password) > 35:
             errors.append(
                 f"pgbouncer_exporter_user: the password of {user!r} is a verifier; the exporter needs the "
                 "plaintext password to log in"
@@ -106,7 +103,7 @@ def exporter_errors(
                 "(Prometheus scrapes over TLS with basic auth)"
             )
         elif (
-            _has_control_character(scrape_password)
+            CONTROL_CHARACTERS.search(scrape_password)
             or len(scrape_password.encode()) > MAX_SCRAPE_PASSWORD_BYTES
         ):
             errors.append(
@@ -140,7 +137,7 @@ def connection_string(socket_dir: str, port: int, user: str) -> str:
 
 def systemd_environment_line(name: str, value: str) -> str:
     """NAME="value" as systemd's EnvironmentFile= reads it back to exactly ``value``."""
-    if _has_control_character(value):
+    if CONTROL_CHARACTERS.search(value):
         raise ValueError(f"{name}: a control character cannot go into a systemd environment file")
     escaped = "".join("\\" + character if character in _SYSTEMD_ESCAPED else character for character in value)
     return f'{name}="{escaped}"'

@@ -313,25 +313,20 @@ def test_alert(
     at: str,
     expected: list[dict[str, str]],
 ) -> None:
-    test = {
-        "rule_files": [str(rules_without_annotations)],
-        "evaluation_interval": "15s",
-        "tests": [
+    run_promtool_test(
+        promtool,
+        tmp_path,
+        rules_without_annotations,
+        series,
+        case,
+        alert_rule_test=[
             {
-                "name": case,
-                "interval": "15s",
-                "input_series": [{"series": name, "values": values} for name, values in series.items()],
-                "alert_rule_test": [
-                    {
-                        "eval_time": at,
-                        "alertname": alert,
-                        "exp_alerts": [{"exp_labels": labels} for labels in expected],
-                    }
-                ],
+                "eval_time": at,
+                "alertname": alert,
+                "exp_alerts": [{"exp_labels": labels} for labels in expected],
             }
         ],
-    }
-    run_promtool_test(promtool, tmp_path, test)
+    )
 
 
 @pytest.mark.parametrize(
@@ -349,19 +344,14 @@ def test_recording_rule_reads_either_exporter_version(
     at: str,
     expected: list[dict[str, Any]],
 ) -> None:
-    test = {
-        "rule_files": [str(rules_file)],
-        "evaluation_interval": "15s",
-        "tests": [
-            {
-                "name": case,
-                "interval": "15s",
-                "input_series": [{"series": name, "values": values} for name, values in series.items()],
-                "promql_expr_test": [{"expr": expression, "eval_time": at, "exp_samples": expected}],
-            }
-        ],
-    }
-    run_promtool_test(promtool, tmp_path, test)
+    run_promtool_test(
+        promtool,
+        tmp_path,
+        rules_file,
+        series,
+        case,
+        promql_expr_test=[{"expr": expression, "eval_time": at, "exp_samples": expected}],
+    )
 
 
 def test_down_alert_names_host_and_process(promtool: str, rules_file: Path, tmp_path: Path) -> None:
@@ -372,33 +362,29 @@ def test_down_alert_names_host_and_process(promtool: str, rules_file: Path, tmp_
         "host": "app1",
         "process": "2",
     }
-    test = {
-        "rule_files": [str(rules_file)],
-        "evaluation_interval": "15s",
-        "tests": [
+    run_promtool_test(
+        promtool,
+        tmp_path,
+        rules_file,
+        {f"up{{{P2}}}": "0x20"},
+        "process 2 down: the annotations name it",
+        alert_rule_test=[
             {
-                "interval": "15s",
-                "input_series": [{"series": f"up{{{P2}}}", "values": "0x20"}],
-                "alert_rule_test": [
+                "eval_time": "2m",
+                "alertname": "PgBouncerDown",
+                "exp_alerts": [
                     {
-                        "eval_time": "2m",
-                        "alertname": "PgBouncerDown",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": labels,
-                                "exp_annotations": {
-                                    "summary": "PgBouncer process 2 on app1 is down or not scraped",
-                                    "description": "The exporter of PgBouncer process 2 on app1 (app1:9128) cannot "
-                                    "be scraped or cannot log in to the process's console.",
-                                },
-                            }
-                        ],
+                        "exp_labels": labels,
+                        "exp_annotations": {
+                            "summary": "PgBouncer process 2 on app1 is down or not scraped",
+                            "description": "The exporter of PgBouncer process 2 on app1 (app1:9128) cannot "
+                            "be scraped or cannot log in to the process's console.",
+                        },
                     }
                 ],
             }
         ],
-    }
-    run_promtool_test(promtool, tmp_path, test)
+    )
 
 
 @pytest.mark.parametrize(
@@ -414,7 +400,28 @@ def test_thresholds_come_from_the_variables(variable: str, value: object, expect
     assert expected_text in render_rules({variable: value})
 
 
-def run_promtool_test(promtool: str, tmp_path: Path, test: dict[str, Any]) -> None:
+def run_promtool_test(
+    promtool: str,
+    tmp_path: Path,
+    rules: Path,
+    series: dict[str, str],
+    case: str,
+    **checks: list[dict[str, Any]],
+) -> None:
+    """promtool test rules for ``rules`` over the input ``series`` (name: promtool values), with
+    ``checks`` (alert_rule_test, promql_expr_test) as promtool's test file spells them."""
+    test = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "15s",
+        "tests": [
+            {
+                "name": case,
+                "interval": "15s",
+                "input_series": [{"series": name, "values": values} for name, values in series.items()],
+                **checks,
+            }
+        ],
+    }
     path = tmp_path / "test.yml"
     path.write_text(yaml.safe_dump(test, sort_keys=False))
     result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True)
