@@ -57,5 +57,6 @@ class FilterModule:
             "exporter_environment": exporter_environment,
             "exporter_errors": pgbouncer_exporter.exporter_errors,
             "exporter_network_facing": exporter_network_facing,
+            "exporter_scrape_targets": pgbouncer_exporter.scrape_targets,
             "exporter_web_config": exporter_web_config,
         }

@@ -1,12 +1,31 @@
-"""Checks of the monitoring role's thresholds: each goes into PromQL, so each must be exactly a
-number or a duration, never text that could add to an expression."""
+"""The monitoring role's controller code: its thresholds (each goes into PromQL, so each must be
+exactly a number or a duration, never text that could add to an expression), and the Prometheus
+and Alertmanager configurations of the monitoring hosts, built as data and rendered as YAML."""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+    AddressError,
+    parse_address,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import url_errors
 
 _DURATION = re.compile(r"[1-9][0-9]{0,5}(ms|s|m|h|d)")
+
+
+def duration_errors(durations: Mapping[str, object]) -> list[str]:
+    """[] or one message per variable of ``durations`` (name: value) that is not a Prometheus duration."""
+    return [
+        f"{name}: {value!r} is not a Prometheus duration such as 30s, 1m or 5m"
+        for name, value in durations.items()
+        if not isinstance(value, str) or not _DURATION.fullmatch(value)
+    ]
 
 
 def threshold_errors(thresholds: Mapping[str, object]) -> list[str]:
@@ -19,8 +38,7 @@ def threshold_errors(thresholds: Mapping[str, object]) -> list[str]:
     for name, value in thresholds.items():
         text = str(value)
         if name.endswith("_for"):
-            if not isinstance(value, str) or not _DURATION.fullmatch(text):
-                errors.append(f"{name}: {value!r} is not a Prometheus duration such as 30s, 1m or 5m")
+            errors += duration_errors({name: value})
         elif name.endswith("_ratio"):
             try:
                 share = float(text) if not isinstance(value, bool) else -1.0
@@ -31,3 +49,209 @@ def threshold_errors(thresholds: Mapping[str, object]) -> list[str]:
         elif isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,9}", text):
             errors.append(f"{name}: {value!r} is not a whole number of 0 or more")
     return errors
+
+
+# What the pgbouncer role records on each pooler in the first play (fact pgbouncer_exporter_endpoints):
+# {"tls": bool, "scrape_user": str, "targets": [{"process": "1", "target": "host:port"}]}.
+ENDPOINTS_FACT = "pgbouncer_exporter_endpoints"
+POOLER_JOB = "pgbouncer"
+_EMAIL = re.compile(r"[^@\s\"'<>,;]{1,64}@[A-Za-z0-9.-]{1,253}")
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]{1,253}:[0-9]{1,5}")
+
+
+def _endpoints(host: str, hostvars: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    variables = hostvars.get(host) or {}
+    endpoints = variables.get(ENDPOINTS_FACT) if hasattr(variables, "get") else None
+    return endpoints if isinstance(endpoints, Mapping) and endpoints.get("targets") else None
+
+
+def password_file(directory: str, pooler: str) -> str:
+    """The file holding the scrape password of ``pooler``'s exporters on a monitoring host, named
+    by a digest: an inventory name is not necessarily a safe file name."""
+    return f"{directory}/{hashlib.sha256(pooler.encode()).hexdigest()[:16]}.password"
+
+
+def scrape_errors(host: str, poolers: Sequence[str], hostvars: Mapping[str, Any]) -> list[str]:
+    """Why monitoring host ``host`` cannot scrape every PgBouncer process of ``poolers``; [] if it can."""
+    if not poolers:
+        return [f"pgbouncer_monitoring: {host} has no pooler to scrape (no host runs PgBouncer)"]
+    errors: list[str] = []
+    for pooler in poolers:
+        endpoints = _endpoints(pooler, hostvars)
+        if endpoints is None:
+            errors.append(
+                f"{pooler}: runs PgBouncer but no exporter, so {host} (pgbouncer_monitoring) cannot scrape "
+                "it: set pgbouncer_exporter_user to a stats-only role of pgbouncer_roles"
+            )
+        elif pooler != host and not endpoints.get("tls"):
+            errors.append(
+                f"{pooler}: its exporters listen on loopback, which {host} (pgbouncer_monitoring) cannot "
+                "reach: set pgbouncer_exporter_address to an address of the host (served over TLS with "
+                "basic auth then)"
+            )
+    return errors
+
+
+def scrape_configs(
+    poolers: Sequence[str], hostvars: Mapping[str, Any], password_dir: str, ca_file: str
+) -> list[dict[str, Any]]:
+    """One scrape config per pooler host (each has its own credentials), every target labelled
+    job="pgbouncer", host and process, as the rules expect."""
+    configs: list[dict[str, Any]] = []
+    for pooler in poolers:
+        endpoints = _endpoints(pooler, hostvars)
+        if endpoints is None:
+            continue
+        config: dict[str, Any] = {
+            "job_name": f"{POOLER_JOB} {pooler}",
+            "static_configs": [
+                {
+                    "targets": [str(item["target"])],
+                    "labels": {"host": pooler, "process": str(item["process"])},
+                }
+                for item in endpoints["targets"]
+            ],
+            "relabel_configs": [{"target_label": "job", "replacement": POOLER_JOB}],
+        }
+        if endpoints.get("tls"):
+            config["scheme"] = "https"
+            config["tls_config"] = {"ca_file": ca_file, "min_version": "TLS12"}
+            config["basic_auth"] = {
+                "username": str(endpoints.get("scrape_user")),
+                "password_file": password_file(password_dir, pooler),
+            }
+        configs.append(config)
+    return configs
+
+
+def scrape_passwords(
+    poolers: Sequence[str], hostvars: Mapping[str, Any], password_dir: str
+) -> list[dict[str, str]]:
+    """[{"pooler", "path", "password"}] for each pooler scraped over TLS (handle under no_log)."""
+    files = []
+    for pooler in poolers:
+        endpoints = _endpoints(pooler, hostvars)
+        if endpoints is not None and endpoints.get("tls"):
+            password = str((hostvars.get(pooler) or {}).get("pgbouncer_exporter_scrape_password"))
+            files.append(
+                {"pooler": pooler, "path": password_file(password_dir, pooler), "password": password}
+            )
+    return files
+
+
+def prometheus_config(
+    scrape_interval: str,
+    prometheus_listen: str,
+    alertmanager_listen: str,
+    rule_files: Sequence[str],
+    pooler_configs: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """prometheus.yml as data (rendered with to_nice_yaml, so every value is a YAML string)."""
+    return {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager_listen]}]}]},
+        "rule_files": list(rule_files),
+        "scrape_configs": [
+            {"job_name": "prometheus", "static_configs": [{"targets": [prometheus_listen]}]},
+            *pooler_configs,
+        ],
+    }
+
+
+def alertmanager_config(
+    receiver: Mapping[str, Any], timing: Mapping[str, str], password_file: str
+) -> dict[str, Any]:
+    """alertmanager.yml as data: one route to the inventory's receiver (webhook, e-mail, or none:
+    the alerts then stay in Alertmanager's API)."""
+    notify: dict[str, Any] = {"name": "pgbouncer-toolkit"}
+    if receiver.get("webhook_url"):
+        notify["webhook_configs"] = [{"url": str(receiver["webhook_url"]), "send_resolved": True}]
+    if receiver.get("email_to"):
+        email: dict[str, Any] = {
+            "to": str(receiver["email_to"]),
+            "from": str(receiver["email_from"]),
+            "smarthost": str(receiver["smarthost"]),
+            "send_resolved": True,
+        }
+        if receiver.get("smtp_username"):
+            email["auth_username"] = str(receiver["smtp_username"])
+            email["auth_password_file"] = password_file
+        notify["email_configs"] = [email]
+    return {
+        "route": {
+            "receiver": "pgbouncer-toolkit",
+            "group_by": ["alertname", "host", "process"],
+            "group_wait": timing["group_wait"],
+            "group_interval": timing["group_interval"],
+            "repeat_interval": timing["repeat_interval"],
+        },
+        "receivers": [notify],
+    }
+
+
+def receiver_errors(receiver: Mapping[str, Any]) -> list[str]:
+    """Why the Alertmanager receiver variables cannot be used; each names its variable."""
+    errors: list[str] = []
+    url = receiver.get("webhook_url") or ""
+    if url:
+        errors += url_errors(url, "pgbouncer_monitoring_webhook_url")
+    to = receiver.get("email_to") or ""
+    if not isinstance(to, str) or (to and not _EMAIL.fullmatch(to)):
+        errors.append(f"pgbouncer_monitoring_email_to: {to!r} is not one e-mail address")
+    if to:
+        sender = receiver.get("email_from")
+        if not isinstance(sender, str) or not _EMAIL.fullmatch(sender):
+            errors.append(f"pgbouncer_monitoring_email_from: {sender!r} is not one e-mail address")
+        smarthost = receiver.get("smarthost")
+        if not isinstance(smarthost, str) or not _HOST_PORT.fullmatch(smarthost):
+            errors.append(f"pgbouncer_monitoring_smtp_smarthost: {smarthost!r} is not host:port")
+        user = receiver.get("smtp_username") or ""
+        if not isinstance(user, str) or CONTROL_CHARACTERS.search(user) or len(user) > 256:
+            errors.append("pgbouncer_monitoring_smtp_username: not one line of text")
+        elif user and not receiver.get("smtp_password"):
+            errors.append(
+                "pgbouncer_monitoring_smtp_password: required with pgbouncer_monitoring_smtp_username"
+            )
+    return errors
+
+
+def listen_errors(
+    addresses: Mapping[str, object], ports: Mapping[str, object], taken: Mapping[str, object]
+) -> list[str]:
+    """Ports and addresses of Prometheus and Alertmanager: each a port of its own on this host,
+    clashing with neither the other nor ``taken`` (what PgBouncer and its exporters use here)."""
+    errors: list[str] = []
+    for name, address in addresses.items():
+        try:
+            parse_address(address)
+        except AddressError as exc:
+            errors.append(f"{name}: {address!r} is not one IP address: {exc}")
+    seen: dict[int, str] = {}
+    for name, port in {**taken, **ports}.items():
+        number = None if isinstance(port, bool) else (int(str(port)) if str(port).isdigit() else None)
+        if name in ports and (number is None or not 1 <= number <= 65535):
+            errors.append(f"{name}: {port!r} is not a port from 1 to 65535")
+            continue
+        if number is None:
+            continue
+        if number in seen and name in ports:
+            errors.append(f"{name}: port {number} is already {seen[number]}'s on this host")
+        seen.setdefault(number, name)
+    return errors
+
+
+def host_port(address: object, port: object) -> str:
+    """address:port as Prometheus and Alertmanager flags and targets take it (IPv6 in brackets)."""
+    parsed = parse_address(address)
+    host = f"[{parsed}]" if parsed.version == 6 else str(parsed)
+    return f"{host}:{int(str(port))}"
+
+
+def ports_taken(host: str, hostvars: Mapping[str, Any], pooler_port: object) -> dict[str, object]:
+    """The ports PgBouncer and its exporters use on ``host`` when it is a pooler too
+    (``pooler_port``: its pgbouncer_listen_port, None when it runs no PgBouncer)."""
+    taken: dict[str, object] = {} if pooler_port is None else {"pgbouncer_listen_port": pooler_port}
+    endpoints = _endpoints(host, hostvars) or {"targets": []}
+    for item in endpoints["targets"]:
+        taken[f"the exporter of PgBouncer process {item['process']}"] = str(item["target"]).rsplit(":", 1)[1]
+    return taken

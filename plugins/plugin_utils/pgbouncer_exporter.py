@@ -198,3 +198,11 @@ def web_config(scrape_user: str, password_hash: str, cert_file: str, key_file: s
         "basic_auth_users:\n"
         f"  {json.dumps(scrape_user)}: {json.dumps(password_hash)}\n"
     )
+
+
+def scrape_targets(address: object, port: object, processes: Iterable[object]) -> list[dict[str, str]]:
+    """Where Prometheus scrapes each process's exporter: [{"process": "1", "target": "host:port"}]."""
+    return [
+        {"process": str(process), "target": listen_address(address, port, int(str(process)))}
+        for process in processes
+    ]

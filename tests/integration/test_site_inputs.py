@@ -44,7 +44,9 @@ VALID = {
 MISSING = object()
 
 
-def run_site(tmp_path: Path, overrides: dict[str, object], *args: str) -> subprocess.CompletedProcess[str]:
+def run_site(
+    tmp_path: Path, overrides: dict[str, object], *args: str, inventory: str = "hosts.yml"
+) -> subprocess.CompletedProcess[str]:
     extra = {**VALID, **overrides}
     extra = {key: value for key, value in extra.items() if value is not MISSING}
     vars_file = tmp_path / "extra_vars.json"
@@ -59,7 +61,7 @@ def run_site(tmp_path: Path, overrides: dict[str, object], *args: str) -> subpro
         [
             str(ANSIBLE_PLAYBOOK),
             "-i",
-            str(ROOT / "tests/integration/inventory/hosts.yml"),
+            str(ROOT / "tests/integration/inventory" / inventory),
             "site.yml",
             "--check",
             "-e",
@@ -557,6 +559,42 @@ BAD_INPUTS = [
 )
 def test_bad_input_fails_before_any_host_changes(tmp_path, overrides, message):
     assert_failed_in_first_play(run_site(tmp_path, overrides), message)
+
+
+# The controller as a monitoring host too (inventory/monitoring.yml), scraping its own exporters.
+MONITORED = {"pgbouncer_exporter_user": "celery", "pgbouncer_stats_users": ["celery"]}
+BAD_MONITORING_INPUTS = [
+    ("pooler without exporters", {}, "localhost: runs PgBouncer but no exporter"),
+    (
+        "Prometheus on PgBouncer's port",
+        {**MONITORED, "pgbouncer_monitoring_prometheus_port": 6432},
+        "pgbouncer_monitoring_prometheus_port: port 6432 is already pgbouncer_listen_port's on this host",
+    ),
+    (
+        "Alertmanager on an exporter's port",
+        {**MONITORED, "pgbouncer_monitoring_alertmanager_port": 9127},
+        "pgbouncer_monitoring_alertmanager_port: port 9127 is already the exporter of PgBouncer process 1's",
+    ),
+    (
+        "webhook URL with a second line",
+        {**MONITORED, "pgbouncer_monitoring_webhook_url": "http://hooks.example.org/a\n- url: http://x/"},
+        "pgbouncer_monitoring_webhook_url",
+    ),
+    (
+        "scrape interval that is not a duration",
+        {**MONITORED, "pgbouncer_monitoring_scrape_interval": "15s --web.enable-admin-api"},
+        "pgbouncer_monitoring_scrape_interval: '15s --web.enable-admin-api' is not a Prometheus duration",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [case[1:] for case in BAD_MONITORING_INPUTS],
+    ids=[case[0] for case in BAD_MONITORING_INPUTS],
+)
+def test_bad_monitoring_input_fails_before_any_host_changes(tmp_path, overrides, message):
+    assert_failed_in_first_play(run_site(tmp_path, overrides, inventory="monitoring.yml"), message)
 
 
 def _debian_major() -> str:
