@@ -1,4 +1,5 @@
-"""Filters for the exporter of each PgBouncer process (plugin_utils/pgbouncer_exporter)."""
+"""Filters for the exporter of each PgBouncer process (plugin_utils/pgbouncer_exporter) and the
+PostgreSQL exporter (plugin_utils/postgres_exporter)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import AddressError
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_exporter
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import (
+    pgbouncer_exporter,
+    postgres_exporter,
+)
 
 
 def exporter_environment(
@@ -58,5 +62,7 @@ class FilterModule:
             "exporter_errors": pgbouncer_exporter.exporter_errors,
             "exporter_network_facing": exporter_network_facing,
             "exporter_scrape_targets": pgbouncer_exporter.scrape_targets,
+            "postgres_exporter_environment": postgres_exporter.environment_file,
+            "postgres_exporter_errors": postgres_exporter.exporter_errors,
             "exporter_web_config": exporter_web_config,
         }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
@@ -51,90 +52,136 @@ def threshold_errors(thresholds: Mapping[str, object]) -> list[str]:
     return errors
 
 
-# What the pgbouncer role records on each pooler in the first play (fact pgbouncer_exporter_endpoints):
-# {"tls": bool, "scrape_user": str, "targets": [{"process": "1", "target": "host:port"}]}.
-ENDPOINTS_FACT = "pgbouncer_exporter_endpoints"
-POOLER_JOB = "pgbouncer"
+# What the roles record in the first play, on each host whose exporters the monitoring hosts scrape:
+# {"tls": bool, "scrape_user": str, "targets": [{"process": "1", "target": "host:port"}]}
+# (a pooler's targets are labelled with their process). Per kind: the fact, the job the rules read,
+# and the prefix of the host's variables.
 _EMAIL = re.compile(r"[^@\s\"'<>,;]{1,64}@[A-Za-z0-9.-]{1,253}")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.-]{1,253}:[0-9]{1,5}")
 
 
-def _endpoints(host: str, hostvars: Mapping[str, Any]) -> Mapping[str, Any] | None:
+@dataclass(frozen=True)
+class Kind:
+    fact: str
+    job: str
+    prefix: str
+    hint: str
+
+
+POOLERS = Kind(
+    "pgbouncer_exporter_endpoints",
+    "pgbouncer",
+    "pgbouncer_exporter",
+    "set pgbouncer_exporter_user to a stats-only role of pgbouncer_roles",
+)
+DATABASES = Kind(
+    "pgbouncer_postgresql_exporter_endpoints",
+    "postgresql",
+    "pgbouncer_postgresql_exporter",
+    "set pgbouncer_postgresql_exporter to true",
+)
+ENDPOINTS_FACT = POOLERS.fact
+
+
+def _endpoints(host: str, hostvars: Mapping[str, Any], kind: Kind = POOLERS) -> Mapping[str, Any] | None:
     variables = hostvars.get(host) or {}
-    endpoints = variables.get(ENDPOINTS_FACT) if hasattr(variables, "get") else None
+    endpoints = variables.get(kind.fact) if hasattr(variables, "get") else None
     return endpoints if isinstance(endpoints, Mapping) and endpoints.get("targets") else None
 
 
-def password_file(directory: str, pooler: str) -> str:
-    """The file holding the scrape password of ``pooler``'s exporters on a monitoring host, named
-    by a digest: an inventory name is not necessarily a safe file name."""
-    return f"{directory}/{hashlib.sha256(pooler.encode()).hexdigest()[:16]}.password"
+def password_file(directory: str, host: str, kind: Kind = POOLERS) -> str:
+    """The file holding the scrape password of ``host``'s exporters of ``kind`` on a monitoring
+    host, named by a digest: an inventory name is not necessarily a safe file name."""
+    digest = hashlib.sha256(f"{kind.job}\0{host}".encode()).hexdigest()[:16]
+    return f"{directory}/{digest}.password"
 
 
-def scrape_errors(host: str, poolers: Sequence[str], hostvars: Mapping[str, Any]) -> list[str]:
-    """Why monitoring host ``host`` cannot scrape every PgBouncer process of ``poolers``; [] if it can."""
+def scrape_errors(
+    host: str,
+    poolers: Sequence[str],
+    hostvars: Mapping[str, Any],
+    databases: Sequence[str] = (),
+    unseen: Sequence[str] = (),
+) -> list[str]:
+    """Why monitoring host ``host`` cannot scrape every PgBouncer process of ``poolers`` and the
+    PostgreSQL exporter of each of ``databases`` that runs one; [] if it can. Hosts of ``unseen``
+    (outside this run, --limit) recorded nothing and are not judged."""
     if not poolers:
         return [f"pgbouncer_monitoring: {host} has no pooler to scrape (no host runs PgBouncer)"]
     errors: list[str] = []
-    for pooler in poolers:
-        endpoints = _endpoints(pooler, hostvars)
-        if endpoints is None:
-            errors.append(
-                f"{pooler}: runs PgBouncer but no exporter, so {host} (pgbouncer_monitoring) cannot scrape "
-                "it: set pgbouncer_exporter_user to a stats-only role of pgbouncer_roles"
-            )
-        elif pooler != host and not endpoints.get("tls"):
-            errors.append(
-                f"{pooler}: its exporters listen on loopback, which {host} (pgbouncer_monitoring) cannot "
-                "reach: set pgbouncer_exporter_address to an address of the host (served over TLS with "
-                "basic auth then)"
-            )
+    for kind, hosts, required in ((POOLERS, poolers, True), (DATABASES, databases, False)):
+        for other in [item for item in hosts if item not in unseen]:
+            endpoints = _endpoints(other, hostvars, kind)
+            if endpoints is None:
+                if required:
+                    errors.append(
+                        f"{other}: runs PgBouncer but no exporter, so {host} (pgbouncer_monitoring) cannot "
+                        f"scrape it: {kind.hint}"
+                    )
+            elif other != host and not endpoints.get("tls"):
+                errors.append(
+                    f"{other}: its {kind.job} exporter listens on loopback, which {host} (pgbouncer_monitoring) "
+                    f"cannot reach: set {kind.prefix}_address to an address of the host (served over TLS "
+                    "with basic auth then)"
+                )
     return errors
 
 
+def _scrape_hosts(poolers: Sequence[str], databases: Sequence[str]) -> list[tuple[Kind, str]]:
+    return [(POOLERS, host) for host in poolers] + [(DATABASES, host) for host in databases]
+
+
 def scrape_configs(
-    poolers: Sequence[str], hostvars: Mapping[str, Any], password_dir: str, ca_file: str
+    poolers: Sequence[str],
+    hostvars: Mapping[str, Any],
+    password_dir: str,
+    ca_file: str,
+    databases: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """One scrape config per pooler host (each has its own credentials), every target labelled
-    job="pgbouncer", host and process, as the rules expect."""
+    """One scrape config per host and kind (each host has its own credentials), every target
+    labelled with the job the rules read (pgbouncer, postgresql), host and, for a pooler, process."""
     configs: list[dict[str, Any]] = []
-    for pooler in poolers:
-        endpoints = _endpoints(pooler, hostvars)
+    for kind, host in _scrape_hosts(poolers, databases):
+        endpoints = _endpoints(host, hostvars, kind)
         if endpoints is None:
             continue
+        static_configs = []
+        for item in endpoints["targets"]:
+            labels = {"host": host}
+            if kind is POOLERS:
+                labels["process"] = str(item["process"])
+            static_configs.append({"targets": [str(item["target"])], "labels": labels})
         config: dict[str, Any] = {
-            "job_name": f"{POOLER_JOB} {pooler}",
-            "static_configs": [
-                {
-                    "targets": [str(item["target"])],
-                    "labels": {"host": pooler, "process": str(item["process"])},
-                }
-                for item in endpoints["targets"]
-            ],
-            "relabel_configs": [{"target_label": "job", "replacement": POOLER_JOB}],
+            "job_name": f"{kind.job} {host}",
+            "static_configs": static_configs,
+            "relabel_configs": [{"target_label": "job", "replacement": kind.job}],
         }
         if endpoints.get("tls"):
             config["scheme"] = "https"
             config["tls_config"] = {"ca_file": ca_file, "min_version": "TLS12"}
             config["basic_auth"] = {
                 "username": str(endpoints.get("scrape_user")),
-                "password_file": password_file(password_dir, pooler),
+                "password_file": password_file(password_dir, host, kind),
             }
         configs.append(config)
     return configs
 
 
 def scrape_passwords(
-    poolers: Sequence[str], hostvars: Mapping[str, Any], password_dir: str
+    poolers: Sequence[str], hostvars: Mapping[str, Any], password_dir: str, databases: Sequence[str] = ()
 ) -> list[dict[str, str]]:
-    """[{"pooler", "path", "password"}] for each pooler scraped over TLS (handle under no_log)."""
+    """[{"host", "path", "password"}] for each exporter scraped over TLS (handle under no_log)."""
     files = []
-    for pooler in poolers:
-        endpoints = _endpoints(pooler, hostvars)
+    for kind, host in _scrape_hosts(poolers, databases):
+        endpoints = _endpoints(host, hostvars, kind)
         if endpoints is not None and endpoints.get("tls"):
-            password = str((hostvars.get(pooler) or {}).get("pgbouncer_exporter_scrape_password"))
+            password = str((hostvars.get(host) or {}).get(f"{kind.prefix}_scrape_password"))
             files.append(
-                {"pooler": pooler, "path": password_file(password_dir, pooler), "password": password}
+                {
+                    "host": f"{host} ({kind.job})",
+                    "path": password_file(password_dir, host, kind),
+                    "password": password,
+                }
             )
     return files
 
@@ -248,10 +295,16 @@ def host_port(address: object, port: object) -> str:
 
 
 def ports_taken(host: str, hostvars: Mapping[str, Any], pooler_port: object) -> dict[str, object]:
-    """The ports PgBouncer and its exporters use on ``host`` when it is a pooler too
-    (``pooler_port``: its pgbouncer_listen_port, None when it runs no PgBouncer)."""
+    """The ports PgBouncer and the exporters use on ``host`` when it is a pooler or a database
+    host too (``pooler_port``: its pgbouncer_listen_port, None when it runs no PgBouncer)."""
     taken: dict[str, object] = {} if pooler_port is None else {"pgbouncer_listen_port": pooler_port}
-    endpoints = _endpoints(host, hostvars) or {"targets": []}
-    for item in endpoints["targets"]:
-        taken[f"the exporter of PgBouncer process {item['process']}"] = str(item["target"]).rsplit(":", 1)[1]
+    for kind in (POOLERS, DATABASES):
+        endpoints = _endpoints(host, hostvars, kind) or {"targets": []}
+        for item in endpoints["targets"]:
+            owner = (
+                f"the exporter of PgBouncer process {item['process']}"
+                if kind is POOLERS
+                else f"{kind.prefix}_port"
+            )
+            taken[owner] = str(item["target"]).rsplit(":", 1)[1]
     return taken

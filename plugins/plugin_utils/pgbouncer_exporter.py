@@ -87,29 +87,7 @@ def exporter_errors(
         errors.append(
             f"pgbouncer_exporter_user: {user!r} is in pgbouncer_admin_users; give the exporter a stats-only role"
         )
-    try:
-        network_facing = is_network_facing(address)
-    except AddressError as exc:
-        errors.append(f"pgbouncer_exporter_address: {address!r} is not one IP address: {exc}")
-        network_facing = False
-    if network_facing:
-        if not isinstance(scrape_user, str) or not _SCRAPE_USER.fullmatch(scrape_user):
-            errors.append(
-                f"pgbouncer_exporter_scrape_user: {scrape_user!r} is not 1 to 64 letters, digits, '_', '.' or '-'"
-            )
-        if not isinstance(scrape_password, str) or not scrape_password:
-            errors.append(
-                "pgbouncer_exporter_scrape_password: required when pgbouncer_exporter_address is not loopback "
-                "(Prometheus scrapes over TLS with basic auth)"
-            )
-        elif (
-            CONTROL_CHARACTERS.search(scrape_password)
-            or len(scrape_password.encode()) > MAX_SCRAPE_PASSWORD_BYTES
-        ):
-            errors.append(
-                "pgbouncer_exporter_scrape_password: printable characters, at most "
-                f"{MAX_SCRAPE_PASSWORD_BYTES} bytes (bcrypt reads no more)"
-            )
+    errors += endpoint_errors("pgbouncer_exporter", address, scrape_user, scrape_password)
     first = _as_int(port)
     count = _as_int(processes) or 1
     pooler_port = _as_int(listen_port)
@@ -126,13 +104,43 @@ def exporter_errors(
     return errors
 
 
-def connection_string(socket_dir: str, port: int, user: str) -> str:
-    """A libpq key=value connection string for the console over a unix socket (no password)."""
+def endpoint_errors(prefix: str, address: object, scrape_user: object, scrape_password: object) -> list[str]:
+    """Why an exporter's endpoint cannot be served as asked: ``<prefix>_address`` one IP address;
+    when it is not loopback, ``<prefix>_scrape_user`` and ``<prefix>_scrape_password`` for basic auth."""
+    errors: list[str] = []
+    try:
+        network_facing = is_network_facing(address)
+    except AddressError as exc:
+        errors.append(f"{prefix}_address: {address!r} is not one IP address: {exc}")
+        network_facing = False
+    if network_facing:
+        if not isinstance(scrape_user, str) or not _SCRAPE_USER.fullmatch(scrape_user):
+            errors.append(
+                f"{prefix}_scrape_user: {scrape_user!r} is not 1 to 64 letters, digits, '_', '.' or '-'"
+            )
+        if not isinstance(scrape_password, str) or not scrape_password:
+            errors.append(
+                f"{prefix}_scrape_password: required when {prefix}_address is not loopback "
+                "(Prometheus scrapes over TLS with basic auth)"
+            )
+        elif (
+            CONTROL_CHARACTERS.search(scrape_password)
+            or len(scrape_password.encode()) > MAX_SCRAPE_PASSWORD_BYTES
+        ):
+            errors.append(
+                f"{prefix}_scrape_password: printable characters, at most "
+                f"{MAX_SCRAPE_PASSWORD_BYTES} bytes (bcrypt reads no more)"
+            )
+    return errors
+
+
+def connection_string(socket_dir: str, port: int, user: str, dbname: str = "pgbouncer") -> str:
+    """A libpq key=value connection string over a unix socket (no password); by default, the console."""
 
     def quoted(value: object) -> str:
         return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
-    return f"host={quoted(socket_dir)} port={int(port)} dbname=pgbouncer user={quoted(user)} sslmode=disable"
+    return f"host={quoted(socket_dir)} port={int(port)} dbname={quoted(dbname)} user={quoted(user)} sslmode=disable"
 
 
 def systemd_environment_line(name: str, value: str) -> str:

@@ -542,6 +542,22 @@ BAD_INPUTS = [
         },
         "pgbouncer_exporter_address: 'fe80::1%eth0 --web.config.file=/dev/null' is not one IP address",
     ),
+    # The PostgreSQL exporter: peer auth on the database host, its own role name and port.
+    (
+        "PostgreSQL exporter with a TCP admin login",
+        {"pgbouncer_postgresql_exporter": True, "pgbouncer_postgresql_login_host": "db.example.internal"},
+        "pgbouncer_postgresql_exporter: runs on the database host and logs in over its unix socket",
+    ),
+    (
+        "PostgreSQL exporter on PostgreSQL's port",
+        {"pgbouncer_postgresql_exporter": True, "pgbouncer_postgresql_exporter_port": 5432},
+        "pgbouncer_postgresql_exporter_port: 5432 is PostgreSQL's port",
+    ),
+    (
+        "network-facing PostgreSQL exporter without a scrape password",
+        {"pgbouncer_postgresql_exporter": True, "pgbouncer_postgresql_exporter_address": "10.0.0.9"},
+        "pgbouncer_postgresql_exporter_scrape_password: required",
+    ),
     (
         "exporter port that is not a number",
         {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shows how to reach the lab's PgBouncer and a short proof that it pools: 30 concurrent clients
-# through PgBouncer, and the server connections PostgreSQL saw for them.
+# through PgBouncer, and the server connections PostgreSQL saw for them; then what the monitoring
+# host sees: its scrape targets, the firing alerts and each pool's waiting clients.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/env.sh
@@ -24,6 +25,37 @@ for socket in /var/run/postgresql /run/pgbouncer-2; do
     | awk -F'|' 'NF > 15 { printf "%-16s %-16s %-10s %-10s %-8s %-8s %s\n", $1, $2, $3, $4, $7, $10, $16 }'
 done
 
+echo
+echo "== monitoring: Prometheus and Alertmanager on pgbt-lab-app1 (127.0.0.1:9090 and :9093 in the container)"
+podman exec -i pgbt-lab-app1 python3 - <<'PY'
+import json
+import urllib.parse
+import urllib.request
+
+
+def get(path):
+    with urllib.request.urlopen("http://127.0.0.1:9090" + path, timeout=10) as response:
+        return json.load(response)["data"]
+
+
+targets = get("/api/v1/targets?state=active")["activeTargets"]
+print("targets:", ", ".join(
+    f"{t['labels']['job']}/{t['labels'].get('host')}/{t['labels'].get('process', '-')}={t['health']}" for t in targets))
+alerts = [a for a in get("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
+print("firing alerts:", ", ".join(
+    f"{a['labels']['alertname']}({a['labels'].get('host')}/{a['labels'].get('process', '-')})" for a in alerts) or "none")
+query = urllib.parse.quote("pgbouncer_pools_client_waiting_connections or pgbouncer:pool_server_connections_in_use")
+print("pools (host process database/user: clients waiting | server connections in use):")
+rows = {}
+for series in get("/api/v1/query?query=" + query)["result"]:
+    labels = series["metric"]
+    key = (labels.get("host"), labels.get("process"), labels.get("database"), labels.get("user"))
+    rows.setdefault(key, {})[labels.get("__name__", "in_use")] = series["value"][1]
+for (host, process, database, user), values in sorted(rows.items()):
+    waiting = values.get("pgbouncer_pools_client_waiting_connections", "?")
+    print(f"  {host} {process} {database}/{user}: {waiting} | {values.get('in_use', '?')}")
+PY
+
 cat <<HELP
 
 == the lab is up
@@ -35,4 +67,7 @@ cat <<HELP
   Passwords: tests/lab/inventory/group_vars/all/secrets.yml (lab only).
   Re-deploy: make lab-deploy      Tear down: make lab-down
   Rolling restart: source tests/env.sh && ansible-playbook -i tests/lab/inventory playbooks/rolling_restart.yml
+  Prometheus's API (Debian's package has no web UI), from this machine:
+    podman exec pgbt-lab-app1 python3 -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:9090/api/v1/alerts').read().decode())"
+  Alertmanager's: the same with port 9093 and /api/v2/alerts. Notifications: pgbt-lab-app1:/var/lib/webhook-sink/alerts.jsonl
 HELP

@@ -72,7 +72,7 @@ def test_scrape_targets(
             "mon",
             ["app1"],
             {"app1": {"pgbouncer_exporter_endpoints": LOOPBACK}},
-            ["app1: its exporters listen on loopback, which mon", "set pgbouncer_exporter_address"],
+            ["app1: its pgbouncer exporter listens on loopback, which mon", "set pgbouncer_exporter_address"],
         ),
         ("mon", ["app2"], {"app2": {"pgbouncer_exporter_endpoints": FACING}}, []),
     ],
@@ -109,7 +109,7 @@ def test_scrape_configs_label_every_process_and_keep_passwords_out() -> None:
     passwords = monitoring.scrape_passwords(["app1", "app2"], variables, "/etc/prometheus/pt")
     assert passwords == [
         {
-            "pooler": "app2",
+            "host": "app2 (pgbouncer)",
             "path": monitoring.password_file("/etc/prometheus/pt", "app2"),
             "password": "s3cret pw",
         }
@@ -305,3 +305,61 @@ def test_host_port(address: str, port: object, expected: str) -> None:
 )
 def test_duration_errors(value: object, ok: bool) -> None:
     assert (monitoring.duration_errors({"pgbouncer_monitoring_scrape_interval": value}) == []) == ok
+
+
+PG_FACING = {"tls": True, "scrape_user": "prometheus", "targets": scrape_targets("10.0.0.9", 9187, [1])}
+PG_LOOPBACK = {"tls": False, "scrape_user": "prometheus", "targets": scrape_targets("127.0.0.1", 9187, [1])}
+
+
+def test_the_postgresql_exporter_is_scraped_as_job_postgresql_with_its_own_password() -> None:
+    variables = hostvars(
+        app1={"pgbouncer_exporter_endpoints": LOOPBACK},
+        db={
+            "pgbouncer_postgresql_exporter_endpoints": PG_FACING,
+            "pgbouncer_postgresql_exporter_scrape_password": "pg pw",
+        },
+    )
+    configs = monitoring.scrape_configs(["app1"], variables, "/d", "/ca.crt", ["db"])
+    assert [config["job_name"] for config in configs] == ["pgbouncer app1", "postgresql db"]
+    assert configs[1]["static_configs"] == [{"targets": ["10.0.0.9:9187"], "labels": {"host": "db"}}]
+    assert configs[1]["relabel_configs"] == [{"target_label": "job", "replacement": "postgresql"}]
+    assert configs[1]["basic_auth"]["password_file"] == monitoring.password_file(
+        "/d", "db", monitoring.DATABASES
+    )
+    # A host that is both a pooler and a database host keeps two password files.
+    assert monitoring.password_file("/d", "db", monitoring.DATABASES) != monitoring.password_file("/d", "db")
+    assert monitoring.scrape_passwords(["app1"], variables, "/d", ["db"]) == [
+        {
+            "host": "db (postgresql)",
+            "path": monitoring.password_file("/d", "db", monitoring.DATABASES),
+            "password": "pg pw",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "message"),
+    [
+        (None, None),  # a database host without the exporter: nothing to scrape there, no error
+        (PG_FACING, None),
+        (PG_LOOPBACK, "db: its postgresql exporter listens on loopback, which app1"),
+    ],
+)
+def test_scrape_errors_for_the_postgresql_exporter(endpoints: dict | None, message: str | None) -> None:
+    variables = hostvars(app1={"pgbouncer_exporter_endpoints": LOOPBACK}, db={})
+    if endpoints is not None:
+        variables["db"]["pgbouncer_postgresql_exporter_endpoints"] = endpoints
+    errors = monitoring.scrape_errors("app1", ["app1"], variables, ["db"])
+    assert errors == [] if message is None else (len(errors) == 1 and errors[0].startswith(message)), errors
+
+
+def test_ports_taken_include_the_postgresql_exporter() -> None:
+    variables = hostvars(db={"pgbouncer_postgresql_exporter_endpoints": PG_LOOPBACK})
+    assert monitoring.ports_taken("db", variables, None) == {"pgbouncer_postgresql_exporter_port": "9187"}
+
+
+def test_hosts_outside_the_run_are_not_judged() -> None:
+    """Under --limit a pooler outside the run recorded nothing: not a missing exporter."""
+    variables = hostvars(app1={"pgbouncer_exporter_endpoints": LOOPBACK}, app2={})
+    assert monitoring.scrape_errors("app1", ["app1", "app2"], variables) != []
+    assert monitoring.scrape_errors("app1", ["app1", "app2"], variables, [], ["app2"]) == []

@@ -144,7 +144,7 @@ def test_environment_file_has_the_listen_address_login_and_password_only() -> No
     parsed = dict(unquote_systemd(line) for line in lines)
     assert parsed == {
         "PGBOUNCER_EXPORTER_LISTEN_ADDRESS": "127.0.0.1:9128",
-        "PGBOUNCER_EXPORTER_CONNECTION_STRING": "host='/run/pgbouncer-2' port=6432 dbname=pgbouncer "
+        "PGBOUNCER_EXPORTER_CONNECTION_STRING": "host='/run/pgbouncer-2' port=6432 dbname='pgbouncer' "
         "user='pgbouncer_stats' sslmode=disable",
         "PGPASSWORD": "s3cr$t",
     }
