@@ -44,16 +44,16 @@ print("targets:", ", ".join(
 alerts = [a for a in get("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
 print("firing alerts:", ", ".join(
     f"{a['labels']['alertname']}({a['labels'].get('host')}/{a['labels'].get('process', '-')})" for a in alerts) or "none")
-query = urllib.parse.quote("pgbouncer_pools_client_waiting_connections or pgbouncer:pool_server_connections_in_use")
-print("pools (host process database/user: clients waiting | server connections in use):")
+print("pools (host process database/user: clients waiting, server connections in use):")
 rows = {}
-for series in get("/api/v1/query?query=" + query)["result"]:
-    labels = series["metric"]
-    key = (labels.get("host"), labels.get("process"), labels.get("database"), labels.get("user"))
-    rows.setdefault(key, {})[labels.get("__name__", "in_use")] = series["value"][1]
+for column, expr in (("waiting", "pgbouncer_pools_client_waiting_connections"),
+                     ("in_use", "pgbouncer:pool_server_connections_in_use")):
+    for series in get("/api/v1/query?query=" + urllib.parse.quote(expr))["result"]:
+        labels = series["metric"]
+        key = (labels.get("host"), labels.get("process"), labels.get("database"), labels.get("user"))
+        rows.setdefault(key, {})[column] = series["value"][1]
 for (host, process, database, user), values in sorted(rows.items()):
-    waiting = values.get("pgbouncer_pools_client_waiting_connections", "?")
-    print(f"  {host} {process} {database}/{user}: {waiting} | {values.get('in_use', '?')}")
+    print(f"  {host} {process} {database}/{user}: {values.get('waiting', '?')}, {values.get('in_use', '?')}")
 PY
 
 cat <<HELP
