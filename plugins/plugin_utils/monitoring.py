@@ -52,14 +52,14 @@ def threshold_errors(thresholds: Mapping[str, object]) -> list[str]:
     return errors
 
 
-# What the roles record in the first play, on each host whose exporters the monitoring hosts scrape:
-# {"tls": bool, "scrape_user": str, "targets": [{"process": "1", "target": "host:port"}]}
-# (a pooler's targets are labelled with their process). Per kind: the fact, the job the rules read,
-# and the prefix of the host's variables.
 _EMAIL = re.compile(r"[^@\s\"'<>,;]{1,64}@[A-Za-z0-9.-]{1,253}")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.-]{1,253}:[0-9]{1,5}")
 
 
+# What the roles record in the first play, on each host whose exporters the monitoring hosts scrape:
+# {"tls": bool, "scrape_user": str, "targets": [{"process": "1", "target": "host:port"}]}
+# (a pooler's targets are labelled with their process). Per kind: the fact, the job the rules read,
+# and the prefix of the host's variables.
 @dataclass(frozen=True)
 class Kind:
     fact: str
@@ -80,7 +80,6 @@ DATABASES = Kind(
     "pgbouncer_postgresql_exporter",
     "set pgbouncer_postgresql_exporter to true",
 )
-ENDPOINTS_FACT = POOLERS.fact
 
 
 def _endpoints(host: str, hostvars: Mapping[str, Any], kind: Kind = POOLERS) -> Mapping[str, Any] | None:

@@ -25,6 +25,14 @@ def hostvars(**hosts: dict[str, object]) -> dict[str, dict[str, object]]:
     return {host: variables for host, variables in hosts.items()}
 
 
+def assert_only_error(errors: list[str], message: str | None) -> None:
+    """No error when ``message`` is None, else exactly one, starting with ``message``."""
+    if message is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1 and errors[0].startswith(message), errors
+
+
 @pytest.mark.parametrize(
     ("address", "port", "processes", "expected"),
     [
@@ -223,11 +231,7 @@ def test_alertmanager_config(receiver: dict, webhook: str | None, email: dict | 
     ],
 )
 def test_receiver_errors(receiver: dict, message: str | None) -> None:
-    errors = monitoring.receiver_errors(receiver)
-    if message is None:
-        assert errors == []
-    else:
-        assert len(errors) == 1 and errors[0].startswith(message), errors
+    assert_only_error(monitoring.receiver_errors(receiver), message)
 
 
 @pytest.mark.parametrize(
@@ -260,11 +264,7 @@ def test_receiver_errors(receiver: dict, message: str | None) -> None:
     ],
 )
 def test_listen_errors(address: str, ports: dict, taken: dict, message: str | None) -> None:
-    errors = monitoring.listen_errors({"addr": address}, ports, taken)
-    if message is None:
-        assert errors == []
-    else:
-        assert len(errors) == 1 and errors[0].startswith(message), errors
+    assert_only_error(monitoring.listen_errors({"addr": address}, ports, taken), message)
 
 
 @pytest.mark.parametrize(
@@ -349,8 +349,7 @@ def test_scrape_errors_for_the_postgresql_exporter(endpoints: dict | None, messa
     variables = hostvars(app1={"pgbouncer_exporter_endpoints": LOOPBACK}, db={})
     if endpoints is not None:
         variables["db"]["pgbouncer_postgresql_exporter_endpoints"] = endpoints
-    errors = monitoring.scrape_errors("app1", ["app1"], variables, ["db"])
-    assert errors == [] if message is None else (len(errors) == 1 and errors[0].startswith(message)), errors
+    assert_only_error(monitoring.scrape_errors("app1", ["app1"], variables, ["db"]), message)
 
 
 def test_ports_taken_include_the_postgresql_exporter() -> None:

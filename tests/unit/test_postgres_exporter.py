@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import postgres_exporter
+from tests.unit.test_monitoring_hosts import assert_only_error
 
 ROLES = [{"name": "app", "password": "x"}]
 
@@ -50,11 +51,7 @@ def test_exporter_errors(changes: dict, message: str | None) -> None:
         "roles": ROLES,
         **changes,
     }
-    errors = postgres_exporter.exporter_errors(**inputs)
-    if message is None:
-        assert errors == []
-    else:
-        assert len(errors) == 1 and errors[0].startswith(message), errors
+    assert_only_error(postgres_exporter.exporter_errors(**inputs), message)
 
 
 @pytest.mark.parametrize(
