@@ -21,6 +21,8 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addres
     parse_address,
     parse_interface,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.tls_files import TLS_FILES
 
 # Linux interface names: 1 to 15 bytes (IFNAMSIZ - 1), no whitespace, '/' or ':'. Narrowed to
 # what real names use, so nothing of keepalived's syntax (quotes, '#', '!', '$', '@', '~', braces)
@@ -64,7 +66,10 @@ INTEGERS: dict[str, tuple[int, int]] = {
     "pgbouncer_lb_track_interval": (1, 3600),
     "pgbouncer_lb_track_fall": (1, 100),
     "pgbouncer_lb_track_rise": (1, 100),
+    "pgbouncer_lb_metrics_port": (1, 65535),
 }
+# The scrape user of HAProxy's /metrics (a userlist user name): no whitespace, quote or '#'.
+SCRAPE_USER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class LbConfigError(ValueError):
@@ -327,6 +332,8 @@ def lb_config(
         for name, (low, high) in TIMES.items()
     }
 
+    metrics = _metrics(errors, inputs, port, numbers["pgbouncer_lb_metrics_port"])
+
     auth_pass = inputs.get("pgbouncer_lb_auth_pass")
     if auth_pass is None:
         auth_pass = ""
@@ -374,6 +381,55 @@ def lb_config(
         },
         "auth_pass": auth_pass,
         "script_user": script_user,
+        "metrics": metrics,
+    }
+
+
+def _metrics(errors: list[str], inputs: Mapping[str, Any], port: int | None, metrics_port: int | None) -> Any:
+    """HAProxy's /metrics frontend when pgbouncer_lb_metrics is on: {"port", "scrape_user",
+    "scrape_password"}, else None. It is scraped from the monitoring hosts, so always over TLS
+    with basic auth: the password is required."""
+    enabled = _collect(errors, as_bool, inputs.get("pgbouncer_lb_metrics"), "pgbouncer_lb_metrics")
+    if not enabled:
+        return None
+    if metrics_port is not None and metrics_port == port:
+        errors.append(f"pgbouncer_lb_metrics_port: {metrics_port} is pgbouncer_lb_port too")
+    user = inputs.get("pgbouncer_lb_metrics_scrape_user")
+    if not isinstance(user, str) or not SCRAPE_USER.fullmatch(user):
+        errors.append(
+            f"pgbouncer_lb_metrics_scrape_user: {user!r} is not 1 to 64 letters, digits, '_', '.' or '-'"
+        )
+    password = inputs.get("pgbouncer_lb_metrics_scrape_password")
+    # Never the value: it is a secret. bcrypt reads at most 72 bytes.
+    if not isinstance(password, str) or not password:
+        errors.append(
+            "pgbouncer_lb_metrics_scrape_password: required with pgbouncer_lb_metrics (Prometheus "
+            "scrapes HAProxy over TLS with basic auth)"
+        )
+    elif CONTROL_CHARACTERS.search(password) or len(password.encode()) > 72:
+        errors.append("pgbouncer_lb_metrics_scrape_password: printable characters, at most 72 bytes")
+    return {
+        "port": metrics_port,
+        "scrape_user": user,
+        "scrape_password": password,
+        "cert_file": TLS_FILES["cert"],
+        "key_file": TLS_FILES["key"],
+    }
+
+
+def metrics_endpoints(model: Mapping[str, Any]) -> dict[str, Any]:
+    """What the monitoring hosts scrape on this lb host (no secret): its /metrics at its own
+    address, and /vip at the VIP, which answers only where the VIP is; {} without metrics."""
+    metrics = model.get("metrics")
+    if not metrics:
+        return {}
+    return {
+        "tls": True,
+        "scrape_user": metrics["scrape_user"],
+        "targets": [{"process": "", "target": endpoint(model["src_ip"], metrics["port"])}],
+        "vip_target": endpoint(model["virtual_ip"], metrics["port"]),
+        # The names its certificate must carry: Prometheus verifies both.
+        "names": [model["src_ip"], model["virtual_ip"]],
     }
 
 

@@ -80,6 +80,15 @@ DATABASES = Kind(
     "pgbouncer_postgresql_exporter",
     "set pgbouncer_postgresql_exporter to true",
 )
+# HAProxy's own exporter on each load balancer; its fact also names the VIP's /vip target.
+BALANCERS = Kind(
+    "pgbouncer_lb_metrics_endpoints",
+    "haproxy",
+    "pgbouncer_lb_metrics",
+    "set pgbouncer_lb_metrics to true and pgbouncer_lb_metrics_scrape_password",
+)
+# /vip on each VIP, scraped without a login: up only while a load balancer holds the VIP.
+VIP_JOB = "pgbouncer_vip"
 
 
 def _endpoints(host: str, hostvars: Mapping[str, Any], kind: Kind = POOLERS) -> Mapping[str, Any] | None:
@@ -101,21 +110,27 @@ def scrape_errors(
     hostvars: Mapping[str, Any],
     databases: Sequence[str] = (),
     unseen: Sequence[str] = (),
+    balancers: Sequence[str] = (),
 ) -> list[str]:
-    """Why monitoring host ``host`` cannot scrape every PgBouncer process of ``poolers`` and the
-    PostgreSQL exporter of each of ``databases`` that runs one; [] if it can. Hosts of ``unseen``
-    (outside this run, --limit) recorded nothing and are not judged."""
+    """Why monitoring host ``host`` cannot scrape every PgBouncer process of ``poolers``, the
+    PostgreSQL exporter of each of ``databases`` that runs one and HAProxy on each of
+    ``balancers``; [] if it can. Hosts of ``unseen`` (outside this run, --limit) recorded nothing
+    and are not judged."""
     if not poolers:
         return [f"pgbouncer_monitoring: {host} has no pooler to scrape (no host runs PgBouncer)"]
     errors: list[str] = []
-    for kind, hosts, required in ((POOLERS, poolers, True), (DATABASES, databases, False)):
+    for kind, hosts, required in (
+        (POOLERS, poolers, True),
+        (DATABASES, databases, False),
+        (BALANCERS, balancers, True),
+    ):
         for other in [item for item in hosts if item not in unseen]:
             endpoints = _endpoints(other, hostvars, kind)
             if endpoints is None:
                 if required:
                     errors.append(
-                        f"{other}: runs PgBouncer but no exporter, so {host} (pgbouncer_monitoring) cannot "
-                        f"scrape it: {kind.hint}"
+                        f"{other}: runs {'PgBouncer' if kind is POOLERS else 'HAProxy'} but no exporter, so {host} "
+                        f"(pgbouncer_monitoring) cannot scrape it: {kind.hint}"
                     )
             elif other != host and not endpoints.get("tls"):
                 errors.append(
@@ -126,8 +141,14 @@ def scrape_errors(
     return errors
 
 
-def _scrape_hosts(poolers: Sequence[str], databases: Sequence[str]) -> list[tuple[Kind, str]]:
-    return [(POOLERS, host) for host in poolers] + [(DATABASES, host) for host in databases]
+def _scrape_hosts(
+    poolers: Sequence[str], databases: Sequence[str], balancers: Sequence[str]
+) -> list[tuple[Kind, str]]:
+    return (
+        [(POOLERS, host) for host in poolers]
+        + [(DATABASES, host) for host in databases]
+        + [(BALANCERS, host) for host in balancers]
+    )
 
 
 def scrape_configs(
@@ -136,11 +157,13 @@ def scrape_configs(
     password_dir: str,
     ca_file: str,
     databases: Sequence[str] = (),
+    balancers: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """One scrape config per host and kind (each host has its own credentials), every target
-    labelled with the job the rules read (pgbouncer, postgresql), host and, for a pooler, process."""
+    labelled with the job the rules read (pgbouncer, postgresql, haproxy), host and, for a pooler,
+    process; then one for the VIPs of the load balancers (job pgbouncer_vip, label vip)."""
     configs: list[dict[str, Any]] = []
-    for kind, host in _scrape_hosts(poolers, databases):
+    for kind, host in _scrape_hosts(poolers, databases, balancers):
         endpoints = _endpoints(host, hostvars, kind)
         if endpoints is None:
             continue
@@ -163,15 +186,39 @@ def scrape_configs(
                 "password_file": password_file(password_dir, host, kind),
             }
         configs.append(config)
+    vips = sorted(
+        {
+            str(endpoints["vip_target"])
+            for host in balancers
+            if (endpoints := _endpoints(host, hostvars, BALANCERS)) is not None
+        }
+    )
+    if vips:
+        configs.append(
+            {
+                "job_name": VIP_JOB,
+                "scheme": "https",
+                "metrics_path": "/vip",
+                "tls_config": {"ca_file": ca_file, "min_version": "TLS12"},
+                "static_configs": [
+                    {"targets": [target], "labels": {"vip": target.rsplit(":", 1)[0].strip("[]")}}
+                    for target in vips
+                ],
+            }
+        )
     return configs
 
 
 def scrape_passwords(
-    poolers: Sequence[str], hostvars: Mapping[str, Any], password_dir: str, databases: Sequence[str] = ()
+    poolers: Sequence[str],
+    hostvars: Mapping[str, Any],
+    password_dir: str,
+    databases: Sequence[str] = (),
+    balancers: Sequence[str] = (),
 ) -> list[dict[str, str]]:
     """[{"host", "path", "password"}] for each exporter scraped over TLS (handle under no_log)."""
     files = []
-    for kind, host in _scrape_hosts(poolers, databases):
+    for kind, host in _scrape_hosts(poolers, databases, balancers):
         endpoints = _endpoints(host, hostvars, kind)
         if endpoints is not None and endpoints.get("tls"):
             password = str((hostvars.get(host) or {}).get(f"{kind.prefix}_scrape_password"))
@@ -297,7 +344,7 @@ def ports_taken(host: str, hostvars: Mapping[str, Any], pooler_port: object) -> 
     """The ports PgBouncer and the exporters use on ``host`` when it is a pooler or a database
     host too (``pooler_port``: its pgbouncer_listen_port, None when it runs no PgBouncer)."""
     taken: dict[str, object] = {} if pooler_port is None else {"pgbouncer_listen_port": pooler_port}
-    for kind in (POOLERS, DATABASES):
+    for kind in (POOLERS, DATABASES, BALANCERS):
         endpoints = _endpoints(host, hostvars, kind) or {"targets": []}
         for item in endpoints["targets"]:
             owner = (

@@ -182,15 +182,15 @@ def listen_address(address: object, port: object, process: int) -> str:
     return f"{host}:{first + process - 1}"
 
 
-def bcrypt_hash(password: str, salt_source: str) -> str:
-    """The bcrypt hash of ``password`` for the web config, with a salt made from ``salt_source``
+def bcrypt_hash(password: str, salt_source: str, cost: int = BCRYPT_COST) -> str:
+    """The bcrypt hash of ``password`` for a basic-auth check, with a salt made from ``salt_source``
     (the host and the user), so a run that changes nothing writes the same file. The salt comes
     from public data only: it must not shorten a search for the password."""
     import bcrypt  # the controller's; only this function needs it
 
     raw = hashlib.sha256(("pgbouncer-toolkit exporter salt\0" + salt_source).encode()).digest()[:16]
     encoded = base64.b64encode(raw).decode()[:22].translate(str.maketrans(_STANDARD_B64, _BCRYPT_B64))
-    salt = f"$2b${BCRYPT_COST:02d}${encoded}".encode()
+    salt = f"$2b${cost:02d}${encoded}".encode()
     return bcrypt.hashpw(password.encode(), salt).decode()
 
 

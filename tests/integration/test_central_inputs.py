@@ -39,6 +39,19 @@ def empty_group(group: str) -> Callable[[Hosts], None]:
     return change
 
 
+def with_monitoring(*more: Callable[[Hosts], None]) -> Callable[[Hosts], None]:
+    """A monitoring host added to the example (then more changes)."""
+
+    def change(hosts: Hosts) -> None:
+        children(hosts)["pgbouncer_monitoring"] = {
+            "hosts": {"mon1.example.internal": {"pgbouncer_address": "10.0.0.40"}}
+        }
+        for other in more:
+            other(hosts)
+
+    return change
+
+
 CASES = [
     pytest.param(
         empty_group("pgbouncer_central"),
@@ -103,6 +116,23 @@ CASES = [
         ),
         "pgbouncer_listen_addr: 'fd00::21%$(id>PWNED)' is not an address, a host name or *",
         id="central host listen address with a zone id",
+    ),
+    pytest.param(
+        with_monitoring(),
+        "pgbouncer_lb_metrics_scrape_password: required with pgbouncer_lb_metrics (Prometheus scrapes "
+        "HAProxy over TLS with basic auth)",
+        id="monitoring hosts, load balancers without a scrape password",
+    ),
+    pytest.param(
+        with_monitoring(
+            set_host_var(
+                "pgbouncer_lb", "lb1.example.internal", "pgbouncer_lb_metrics_scrape_password", "scrape-pw"
+            ),
+            set_host_var("pgbouncer_lb", "lb2.example.internal", "pgbouncer_lb_metrics", False),
+        ),
+        "lb2.example.internal: runs HAProxy but no exporter, so mon1.example.internal (pgbouncer_monitoring) "
+        "cannot scrape it: set pgbouncer_lb_metrics to true",
+        id="monitoring hosts, a load balancer without metrics",
     ),
 ]
 

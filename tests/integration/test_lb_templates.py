@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 import yaml
 
@@ -37,14 +38,20 @@ from tests.playbooks import BIN, ansible_env
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "pgbouncer_lb"
 DRIVER = Path(__file__).with_name("lb") / "driver.py"
+METRICS_DRIVER = Path(__file__).with_name("lb") / "metrics_driver.py"
 LB_REPOSITORY = "localhost/pgbouncer-toolkit-lb"
 CONTAINER_LIFETIME = 600  # the container's own `sleep`: it ends even if the finalizer never runs
 TRACK_SCRIPT = "/usr/local/sbin/pgbouncer-lb-haproxy-listening"  # the role's vars/main.yml
 SCRIPT_USER = "keepalived_script"
+# Where the pgbouncer_tls role puts the host's files (module_utils/tls_files.py); the container
+# gets a CA and a certificate for the lb host's address and the VIP there.
+TLS_CA = "/etc/ssl/pgbouncer-toolkit/ca.crt"
 INTERFACE = "pgblb0"
 VIP = "10.0.0.100"
 ADDRESSES = {"lb1": "10.0.0.11", "lb2": "10.0.0.12", "pgb1": "10.0.0.21", "pgb2": "10.0.0.22"}
 AUTH_PASS = "Pa.ss-8"
+METRICS_PASSWORD = "lb-metrics-test-password"
+METRICS = {"pgbouncer_lb_metrics": True, "pgbouncer_lb_metrics_scrape_password": METRICS_PASSWORD}
 CONFIGS = ("haproxy.cfg", "keepalived.conf")
 
 # Every value the role's defaults leave to the inventory, and the VRRP password.
@@ -141,6 +148,15 @@ def rendered_fast(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def rendered_metrics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files with HAProxy's metrics on (as when there are monitoring hosts)."""
+    result, out = render(tmp_path_factory.mktemp("lb-metrics"), {**GROUP_VARS, **METRICS})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert METRICS_PASSWORD not in result.stdout + result.stderr
+    return out
+
+
 def directives(text: str) -> list[str]:
     """The file's lines without comments and blank lines, whitespace collapsed."""
     return [
@@ -201,6 +217,26 @@ def test_haproxy_cfg_holds_the_servers_and_long_timeouts(rendered):
         assert expected in lines, (expected, lines)
 
 
+def test_haproxy_cfg_serves_metrics_only_when_asked(rendered, rendered_metrics):
+    assert "prometheus-exporter" not in (rendered / "lb1" / "haproxy.cfg").read_text()
+    text = (rendered_metrics / "lb1" / "haproxy.cfg").read_text()
+    lines = directives(text)
+    for expected in (
+        f'bind {ADDRESSES["lb1"]}:8405 ssl crt "/etc/ssl/pgbouncer-toolkit/host.crt" ssl-min-ver TLSv1.2',
+        f'bind {VIP}:8405 ssl crt "/etc/ssl/pgbouncer-toolkit/host.crt" ssl-min-ver TLSv1.2',
+        "http-request use-service prometheus-exporter if { path /metrics }",
+    ):
+        assert expected in lines, (expected, lines)
+    assert METRICS_PASSWORD not in text
+    user_line = next(line for line in lines if line.startswith("user prometheus password "))
+    password_hash = user_line.split()[-1]
+    assert bcrypt.checkpw(METRICS_PASSWORD.encode(), password_hash.encode())
+    assert password_hash.startswith("$2b$05$")  # cheap enough for HAProxy's event loop
+    assert not bcrypt.checkpw(b"another password", password_hash.encode())
+    # Each host its own salt; the same on every run (idempotent).
+    assert password_hash not in (rendered_metrics / "lb2" / "haproxy.cfg").read_text()
+
+
 # ------------------------------------------------------------------------------------------------
 # Refused before rendering
 
@@ -250,6 +286,24 @@ HOSTILE = [
         id="backend address",
     ),
     pytest.param({}, {"lb1": {"pgbouncer_lb_priority": 255}}, "pgbouncer_lb_priority:", id="priority"),
+    pytest.param(
+        {**METRICS, "pgbouncer_lb_metrics_scrape_user": "prometheus insecure-password x\n    user evil"},
+        {},
+        "pgbouncer_lb_metrics_scrape_user:",
+        id="scrape user",
+    ),
+    pytest.param(
+        {**METRICS, "pgbouncer_lb_metrics_scrape_password": METRICS_PASSWORD + "\n    user evil"},
+        {},
+        "pgbouncer_lb_metrics_scrape_password:",
+        id="scrape password",
+    ),
+    pytest.param(
+        {"pgbouncer_lb_metrics": True}, {}, "pgbouncer_lb_metrics_scrape_password: required", id="no password"
+    ),
+    pytest.param(
+        {**METRICS, "pgbouncer_lb_metrics_port": 6432}, {}, "pgbouncer_lb_metrics_port:", id="metrics port"
+    ),
 ]
 
 
@@ -263,6 +317,7 @@ def test_values_that_would_add_a_directive_are_refused_before_rendering(
     assert message in output, output
     assert not any(path.is_file() for path in out.rglob("*")), "a file was rendered"
     assert "notify_master" not in output and AUTH_PASS not in output  # the password never shows
+    assert METRICS_PASSWORD not in output
 
 
 # ------------------------------------------------------------------------------------------------
@@ -298,6 +353,15 @@ ip addr add {ADDRESSES["pgb2"]}/32 dev lo
 useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin {SCRIPT_USER}
 chown root:root {TRACK_SCRIPT}
 chmod 0755 {TRACK_SCRIPT}
+mkdir -p /etc/ssl/pgbouncer-toolkit/private
+cd /etc/ssl/pgbouncer-toolkit
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=test-ca \
+  -keyout /tmp/ca.key -out ca.crt 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=lb1 \
+  -keyout private/host.key -out /tmp/host.csr 2>/dev/null
+printf 'subjectAltName=IP:{ADDRESSES["lb1"]},IP:{VIP}\n' > /tmp/san.ext
+openssl x509 -req -in /tmp/host.csr -CA ca.crt -CAkey /tmp/ca.key -CAcreateserial -days 1 \
+  -extfile /tmp/san.ext -out host.crt 2>/dev/null
 """
     podman("exec", name, "sh", "-c", setup)
     return name
@@ -320,6 +384,64 @@ def test_rendered_files_pass_haproxy_and_keepalived_checks(container, rendered, 
         output = (done.stdout + done.stderr).decode(errors="replace")
         assert done.returncode == 0, output
         assert "WARNING" not in output and "ALERT" not in output, output
+
+
+@pytest.mark.container
+def test_rendered_metrics_config_passes_haproxy_check(container, rendered_metrics):
+    done = check_in_container(
+        container, "haproxy.cfg", (rendered_metrics / "lb1" / "haproxy.cfg").read_text()
+    )
+    output = (done.stdout + done.stderr).decode(errors="replace")
+    assert done.returncode == 0, output
+    assert "WARNING" not in output and "ALERT" not in output, output
+
+
+@pytest.mark.container
+def test_metrics_need_tls_and_the_login_and_vip_answers_without(container, rendered_metrics):
+    podman("cp", str(rendered_metrics / "lb1" / "haproxy.cfg"), f"{container}:/tmp/metrics-haproxy.cfg")
+    podman("cp", str(METRICS_DRIVER), f"{container}:/tmp/lb-metrics-driver.py")
+    # The VIP on this host, as keepalived would put it (the failover test takes it away again).
+    podman("exec", container, "ip", "addr", "replace", f"{VIP}/32", "dev", INTERFACE)
+    try:
+        done = podman(
+            "exec",
+            container,
+            "python3",
+            "/tmp/lb-metrics-driver.py",
+            "/tmp/metrics-haproxy.cfg",
+            ADDRESSES["lb1"],
+            VIP,
+            "8405",
+            TLS_CA,
+            "prometheus",
+            METRICS_PASSWORD,
+            timeout=90,
+            check=False,
+        )
+    finally:
+        podman("exec", container, "ip", "addr", "del", f"{VIP}/32", "dev", INTERFACE, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    seen = json.loads(done.stdout)
+    log = seen.pop("haproxy_log")
+    assert seen["metrics_without_login"] == 401, log
+    assert seen["metrics_wrong_password"] == 401, log
+    assert seen["metrics_status"] == 200, log
+    states = {
+        (match["server"], match["state"])
+        for line in seen["server_status_lines"]
+        if (
+            match := re.match(
+                r'haproxy_server_status\{proxy="pgbouncer",server="(?P<server>[^"]+)",state="(?P<state>[A-Z]+)"\} 1$',
+                line,
+            )
+        )
+    }
+    # The series the rules read: one per server and state, 1 for the state it is in.
+    assert states == {("pgb1", "DOWN"), ("pgb2", "DOWN")}, seen["server_status_lines"]
+    assert (seen["vip_status"], seen["vip_body"]) == (200, "pgbouncer_lb_vip_held 1\n")
+    assert seen["vip_on_own_address"] == 401  # /vip answers without a login only on the VIP
+    assert seen["other_path"] == 403
+    assert seen["plain_http"] != 200
 
 
 # What an unchecked value would have added: the validators refuse it, so a broken file never

@@ -9,11 +9,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import lb as lb_filter
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import lb_config as lb_config_module
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.lb_config import (
     derived_priority,
     derived_router_id,
@@ -34,6 +36,9 @@ INPUTS: dict[str, Any] = {
     "pgbouncer_lb_peer_hosts": ["lb1", "lb2"],
     "pgbouncer_lb_backend_hosts": ["pgb1", "pgb2"],
     "pgbouncer_lb_port": 6432,
+    # As with monitoring hosts in the inventory.
+    "pgbouncer_lb_metrics": True,
+    "pgbouncer_lb_metrics_scrape_password": "lb-metrics-pw",
 }
 HOSTVARS: dict[str, dict[str, Any]] = {
     "lb1": {"pgbouncer_address": "10.0.0.11"},
@@ -77,6 +82,13 @@ def test_the_defaults_with_a_vip_are_accepted():
         "track": {"interval": 1, "fall": 2, "rise": 2},
         "auth_pass": "",
         "script_user": "keepalived_script",
+        "metrics": {
+            "port": 8405,
+            "scrape_user": "prometheus",
+            "scrape_password": "lb-metrics-pw",
+            "cert_file": "/etc/ssl/pgbouncer-toolkit/host.crt",
+            "key_file": "/etc/ssl/pgbouncer-toolkit/private/host.key",
+        },
     }
 
 
@@ -534,22 +546,76 @@ def test_lb_model_filter_fails_with_the_errors():
     assert lb_filter.lb_model(INPUTS, HOSTVARS, "lb2")["priority"] == 190
 
 
-def test_filter_module_exposes_both_filters():
-    assert set(lb_filter.FilterModule().filters()) == {"lb_errors", "lb_model"}
+def test_filter_module_exposes_the_filters():
+    assert set(lb_filter.FilterModule().filters()) == {"lb_errors", "lb_model", "lb_metrics_endpoints"}
 
 
 def test_argument_specs_mirror_the_defaults():
     assert set(DEFAULTS) <= set(SPECS), set(DEFAULTS) - set(SPECS)
-    assert set(SPECS) - set(DEFAULTS) == {"pgbouncer_lb_virtual_ip"}  # the one required input
+    # The one required input, and the scrape password (required with metrics).
+    assert set(SPECS) - set(DEFAULTS) == {"pgbouncer_lb_virtual_ip", "pgbouncer_lb_metrics_scrape_password"}
     for name, value in DEFAULTS.items():
         assert SPECS[name].get("default") == value, name
     for name, spec in SPECS.items():
         assert name.startswith("pgbouncer_lb_") and spec.get("description") and spec.get("type"), name
     assert SPECS["pgbouncer_lb_virtual_ip"]["required"] is True
     assert SPECS["pgbouncer_lb_auth_pass"]["no_log"] is True
+    assert SPECS["pgbouncer_lb_metrics_scrape_password"]["no_log"] is True
 
 
 def test_every_checked_input_is_a_role_variable():
     """The checker reads exactly the role's variables, as vars/main.yml hands them over."""
     handed = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__pgbouncer_lb_inputs"]
     assert set(handed) == set(SPECS)
+
+
+# ------------------------------------------------------------------------------------------------
+# HAProxy's metrics
+
+
+def test_metrics_off_render_no_frontend_and_record_no_endpoint():
+    errors, model = check({"pgbouncer_lb_metrics": False, "pgbouncer_lb_metrics_scrape_password": None})
+    assert errors == [] and model["metrics"] is None
+    assert lb_config_module.metrics_endpoints(model) == {}
+
+
+def test_metrics_endpoints_name_the_host_and_the_vip():
+    assert lb_filter.lb_metrics_endpoints(INPUTS, HOSTVARS, "lb2") == {
+        "tls": True,
+        "scrape_user": "prometheus",
+        "targets": [{"process": "", "target": "10.0.0.12:8405"}],
+        "vip_target": "10.0.0.100:8405",
+        "names": ["10.0.0.12", "10.0.0.100"],
+    }
+
+
+def test_the_rendered_model_holds_a_cheap_bcrypt_hash_never_the_password():
+    model = lb_filter.lb_model(INPUTS, HOSTVARS, "lb1")
+    metrics = model["metrics"]
+    assert "scrape_password" not in metrics
+    assert re.fullmatch(r"\$2b\$05\$[./A-Za-z0-9]{53}", metrics["password_hash"])
+    assert bcrypt.checkpw(b"lb-metrics-pw", metrics["password_hash"].encode())
+    assert lb_filter.lb_model(INPUTS, HOSTVARS, "lb1")["metrics"] == metrics  # stable: idempotent
+    assert "lb-metrics-pw" not in repr(model)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"pgbouncer_lb_metrics_scrape_password": None}, "pgbouncer_lb_metrics_scrape_password: required"),
+        (
+            {"pgbouncer_lb_metrics_scrape_password": "x" * 73},
+            "pgbouncer_lb_metrics_scrape_password: printable",
+        ),
+        (
+            {"pgbouncer_lb_metrics_scrape_user": "prom etheus"},
+            "pgbouncer_lb_metrics_scrape_user: 'prom etheus'",
+        ),
+        ({"pgbouncer_lb_metrics_port": 6432}, "pgbouncer_lb_metrics_port: 6432 is pgbouncer_lb_port too"),
+        ({"pgbouncer_lb_metrics_port": 70000}, "pgbouncer_lb_metrics_port: 70000 is out of range"),
+        ({"pgbouncer_lb_metrics": "yes"}, "pgbouncer_lb_metrics: must be true or false"),
+    ],
+)
+def test_bad_metrics_inputs_are_refused_by_name(changes, message):
+    errors, model = check(changes)
+    assert model is None and len(errors) == 1 and errors[0].startswith(message), errors

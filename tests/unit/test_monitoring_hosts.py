@@ -362,3 +362,69 @@ def test_hosts_outside_the_run_are_not_judged() -> None:
     variables = hostvars(app1={"pgbouncer_exporter_endpoints": LOOPBACK}, app2={})
     assert monitoring.scrape_errors("app1", ["app1", "app2"], variables) != []
     assert monitoring.scrape_errors("app1", ["app1", "app2"], variables, [], ["app2"]) == []
+
+
+def lb_endpoints(address: str, vip: str = "10.0.0.100") -> dict[str, object]:
+    """What the pgbouncer_lb role records (module_utils/lb_config.metrics_endpoints)."""
+    return {
+        "tls": True,
+        "scrape_user": "prometheus",
+        "targets": [{"process": "", "target": f"{address}:8405"}],
+        "vip_target": f"{vip}:8405",
+        "names": [address, vip],
+    }
+
+
+def test_load_balancers_are_scraped_as_job_haproxy_and_their_vip_once() -> None:
+    variables = hostvars(
+        pgb1={"pgbouncer_exporter_endpoints": FACING, "pgbouncer_exporter_scrape_password": "pooler pw"},
+        lb1={
+            "pgbouncer_lb_metrics_endpoints": lb_endpoints("10.0.0.11"),
+            "pgbouncer_lb_metrics_scrape_password": "lb1 pw",
+        },
+        lb2={
+            "pgbouncer_lb_metrics_endpoints": lb_endpoints("10.0.0.12"),
+            "pgbouncer_lb_metrics_scrape_password": "lb2 pw",
+        },
+    )
+    configs = monitoring.scrape_configs(["pgb1"], variables, "/d", "/ca.crt", [], ["lb1", "lb2"])
+    assert [config["job_name"] for config in configs] == [
+        "pgbouncer pgb1",
+        "haproxy lb1",
+        "haproxy lb2",
+        "pgbouncer_vip",
+    ]
+    lb1 = configs[1]
+    assert lb1["static_configs"] == [{"targets": ["10.0.0.11:8405"], "labels": {"host": "lb1"}}]
+    assert lb1["relabel_configs"] == [{"target_label": "job", "replacement": "haproxy"}]
+    assert lb1["scheme"] == "https" and lb1["tls_config"]["ca_file"] == "/ca.crt"
+    assert lb1["basic_auth"]["password_file"] == monitoring.password_file("/d", "lb1", monitoring.BALANCERS)
+    # Both load balancers share the VIP: one target, scraped without a login, over TLS.
+    vip = configs[3]
+    assert vip["static_configs"] == [{"targets": ["10.0.0.100:8405"], "labels": {"vip": "10.0.0.100"}}]
+    assert vip["metrics_path"] == "/vip" and vip["scheme"] == "https" and "basic_auth" not in vip
+    passwords = monitoring.scrape_passwords(["pgb1"], variables, "/d", [], ["lb1", "lb2"])
+    assert [(item["host"], item["password"]) for item in passwords] == [
+        ("pgb1 (pgbouncer)", "pooler pw"),
+        ("lb1 (haproxy)", "lb1 pw"),
+        ("lb2 (haproxy)", "lb2 pw"),
+    ]
+    assert "lb1 pw" not in yaml.safe_dump(configs)
+
+
+def test_a_load_balancer_without_metrics_is_refused_by_name() -> None:
+    variables = hostvars(
+        pgb1={"pgbouncer_exporter_endpoints": FACING},
+        lb1={"pgbouncer_lb_metrics_endpoints": lb_endpoints("10.0.0.11")},
+        lb2={"pgbouncer_lb_metrics_endpoints": {}},
+    )
+    assert_only_error(
+        monitoring.scrape_errors("mon", ["pgb1"], variables, [], [], ["lb1", "lb2"]),
+        "lb2: runs HAProxy but no exporter, so mon (pgbouncer_monitoring) cannot scrape it: set pgbouncer_lb_metrics",
+    )
+    assert monitoring.scrape_errors("mon", ["pgb1"], variables, [], ["lb2"], ["lb1", "lb2"]) == []
+
+
+def test_ports_taken_include_haproxy_metrics() -> None:
+    variables = hostvars(lb1={"pgbouncer_lb_metrics_endpoints": lb_endpoints("10.0.0.11")})
+    assert monitoring.ports_taken("lb1", variables, None) == {"pgbouncer_lb_metrics_port": "8405"}

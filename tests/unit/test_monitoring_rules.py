@@ -24,6 +24,17 @@ P1 = 'job="pgbouncer", instance="app1:9127", host="app1", process="1"'
 P2 = 'job="pgbouncer", instance="app1:9128", host="app1", process="2"'
 POOL = 'database="app", user="app"'
 PG = 'job="postgresql", instance="db:9187"'
+LB1 = 'job="haproxy", instance="10.0.0.11:8405", host="lb1"'
+VIP = 'job="pgbouncer_vip", instance="10.0.0.100:8405", vip="10.0.0.100"'
+
+
+def server_status(server: str, states: dict[str, str]) -> dict[str, str]:
+    """HAProxy's haproxy_server_status for ``server`` of backend pgbouncer on lb1: one series per
+    state, 1 for the state it is in (promtool notation per state)."""
+    return {
+        f'haproxy_server_status{{{LB1}, proxy="pgbouncer", server="{server}", state="{state}"}}': values
+        for state, values in states.items()
+    }
 
 
 # SHOW DATABASES' own "host" column arrives as exported_host: the target's host label wins.
@@ -133,6 +144,20 @@ CASES: list[tuple[str, dict[str, str], str, str, list[dict[str, str]]]] = [
         [{"severity": "critical", **POOL_LABELS}],
     ),
     (
+        "a server that does not answer: every slot of the pool logging in, none established",
+        pool("3x20", "0x20", "0x20", "20x20"),
+        "PgBouncerBackendUnavailable",
+        "2m",
+        [{"severity": "critical", **POOL_LABELS}],
+    ),
+    (
+        "every slot of the pool stuck logging in is a backend outage, not a full pool",
+        pool("3x20", "0x20", "0x20", "20x20"),
+        "PgBouncerPoolFull",
+        "3m",
+        [],
+    ),
+    (
         "a full pool is not a backend outage",
         pool("3x20", "20x20", "0x20", "0x20"),
         "PgBouncerBackendUnavailable",
@@ -215,6 +240,66 @@ CASES: list[tuple[str, dict[str, str], str, str, list[dict[str, str]]]] = [
         "PostgreSQLConnectionsNearBudget",
         "6m",
         [{"severity": "warning", "job": "postgresql", "instance": "db:9187"}],
+    ),
+    (
+        "HAProxy on lb1 has marked pgb2 down for two minutes",
+        {
+            **server_status("pgb1", {"UP": "1x20", "DOWN": "0x20"}),
+            **server_status("pgb2", {"UP": "0x20", "DOWN": "1x20"}),
+        },
+        "PgBouncerDownBehindLoadBalancer",
+        "2m",
+        [
+            {
+                "severity": "critical",
+                "job": "haproxy",
+                "instance": "10.0.0.11:8405",
+                "host": "lb1",
+                "server": "pgb2",
+            }
+        ],
+    ),
+    (
+        "a server drained for a rolling restart, then up again, is not down",
+        server_status("pgb1", {"UP": "1x4 0x4 1x12", "DRAIN": "0x4 1x4 0x12", "DOWN": "0x20"}),
+        "PgBouncerDownBehindLoadBalancer",
+        "3m",
+        [],
+    ),
+    (
+        "HAProxy on lb1 cannot be scraped",
+        {f"up{{{LB1}}}": "0x20"},
+        "PgBouncerLoadBalancerDown",
+        "2m",
+        [{"severity": "critical", "job": "haproxy", "instance": "10.0.0.11:8405", "host": "lb1"}],
+    ),
+    (
+        "HAProxy on lb1 scraped",
+        {f"up{{{LB1}}}": "1x20"},
+        "PgBouncerLoadBalancerDown",
+        "3m",
+        [],
+    ),
+    (
+        "nothing answers on the VIP",
+        {f"up{{{VIP}}}": "1x4 0x20"},
+        "PgBouncerVIPUnheld",
+        "3m",
+        [
+            {
+                "severity": "critical",
+                "job": "pgbouncer_vip",
+                "instance": "10.0.0.100:8405",
+                "vip": "10.0.0.100",
+            }
+        ],
+    ),
+    (
+        "the VIP moves: one missed scrape is not an outage",
+        {f"up{{{VIP}}}": "1x8 0 1x11"},
+        "PgBouncerVIPUnheld",
+        "3m",
+        [],
     ),
 ]
 
