@@ -4,6 +4,8 @@ python -m tests.bench                 the whole run (about 15 minutes here)
 python -m tests.bench --reuse --keep  against hosts already deployed, and leave them up
 python -m tests.bench --deploy-only lab tests/lab/inventory
                                       deploy timings of another scenario (from no containers)
+python -m tests.bench --reuse --keep --watching-only
+                                      only the cost of watching (exporter stopped, then scraped)
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ def main() -> None:
     )
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor")
     parser.add_argument("--deploy-only", nargs=2, metavar=("SCENARIO", "INVENTORY"))
+    parser.add_argument(
+        "--watching-only", action="store_true", help="only the runs with the exporter stopped, then scraped"
+    )
     parser.add_argument(
         "--rebuild", metavar="DIRECTORY", help="rewrite a results folder's report from its raw numbers"
     )
@@ -66,8 +71,14 @@ def main() -> None:
         setup = harness.container_setup()
         harness.log(f"== data: pgbench --initialize --scale={args.scale}")
         harness.prepare_data(setup, args.scale, ["bench"])
-        harness.log(f"== runs: {len(plan.runs(setup.available()))} planned")
-        runs = harness.run_plan(setup, plan)
+        runs = []
+        if not args.watching_only:
+            harness.log(f"== runs: {len(plan.runs(setup.available()))} planned")
+            runs = harness.run_plan(setup, plan)
+        harness.log(
+            f"== watching: {harness.WATCH_REPEATS} x {len(harness.WATCH_STATES)} runs of {harness.WATCH_SECONDS} s"
+        )
+        runs += harness.watching_runs(setup)
         context = harness.machine_context(setup, plan)
         written = harness.write_report(directory, runs, context, deploy)
     finally:

@@ -116,6 +116,16 @@ FULL_PLAN = Plan(
 )
 
 
+# The cost of watching: select-only at 40 clients through app1's PgBouncer, with its exporter
+# stopped, then running and scraped every 15 s (the monitoring hosts' interval), interleaved. Each
+# run is long enough to hold three scrapes.
+WATCH_TARGET, WATCH_WORKLOAD, WATCH_CLIENTS = "per_host_tcp", "select", 40
+WATCH_INTERVAL, WATCH_SECONDS, WATCH_REPEATS = 15, 45, 3
+WATCH_STATES = ("exporter stopped", "scraped every 15 s")
+WATCH_EXPORTER = "pgbouncer-exporter@1.service"
+WATCH_METRICS_URL = "http://127.0.0.1:9127/metrics"
+
+
 def log(message: str) -> None:
     print(message, flush=True)
 
@@ -223,6 +233,88 @@ def run_plan(setup: Setup, plan: Plan, progress: Callable[[str], None] = log) ->
             f"[{index}/{len(order)} {elapsed:.0f}s, ~{eta:.0f}s left] {workload} {target.name}{size} "
             f"{clients} clients #{repeat}: {figure}, {run.server_connections} server connections"
         )
+    return runs
+
+
+def _scraper_argv(url: str, interval: int, scrapes: int) -> list[str]:
+    """A bounded loop that GETs ``url`` ``scrapes`` times, ``interval`` seconds apart, as Prometheus
+    would, and prints how many scrapes answered 200."""
+    code = (
+        "import time, urllib.request\n"
+        "ok = 0\n"
+        f"for n in range({scrapes}):\n"
+        "    try:\n"
+        f"        with urllib.request.urlopen({url!r}, timeout=10) as r:\n"
+        "            r.read(); ok += r.status == 200\n"
+        "    except OSError:\n"
+        "        pass\n"
+        f"    if n < {scrapes - 1}: time.sleep({interval})\n"
+        "print(ok)\n"
+    )
+    return ["python3", "-c", code]
+
+
+def watching_runs(
+    setup: Setup,
+    repeats: int = WATCH_REPEATS,
+    seconds: int = WATCH_SECONDS,
+    progress: Callable[[str], None] = log,
+) -> list[report.Run]:
+    """The same pooled run with the exporter of app1's PgBouncer stopped and with it scraped, in
+    turn; the exporter is left running, as deployed."""
+    target = {t.name: t for t in setup.targets}[WATCH_TARGET]
+    place = target.place
+    plan = Plan(workloads={}, repeats=1, warmup=1, seconds=seconds)
+    meter = CpuMeter(setup.containers)
+    runs: list[report.Run] = []
+    scrapes = seconds // WATCH_INTERVAL + 1
+    try:
+        for repeat in range(1, repeats + 1):
+            for state in WATCH_STATES:
+                scraped = state != WATCH_STATES[0]
+                action = "start" if scraped else "stop"
+                subprocess.run(place.argv(["systemctl", action, WATCH_EXPORTER]), check=True, timeout=60)
+                scraper = None
+                if scraped:
+                    time.sleep(2)  # the exporter's first login
+                    scraper = subprocess.Popen(
+                        place.argv(_scraper_argv(WATCH_METRICS_URL, WATCH_INTERVAL, scrapes)),
+                        stdout=subprocess.PIPE,
+                        text=True,
+                    )
+                tag = f"bench watching {repeat} {action}"
+                outcome, probes = run_once(setup, target, WATCH_WORKLOAD, WATCH_CLIENTS, plan, meter, tag)
+                answered = None
+                if scraper is not None:
+                    out, _ = scraper.communicate(timeout=scrapes * WATCH_INTERVAL + 60)
+                    answered = int(out.strip() or 0)
+                status, message = outcome.status, outcome.message
+                if scraped and answered != scrapes:
+                    # The state this run was meant to measure did not hold.
+                    status, message = (
+                        "failed",
+                        f"only {answered} of {scrapes} scrapes answered {message}".strip(),
+                    )
+                run = report.Run(
+                    phase="watching",
+                    workload=WATCH_WORKLOAD,
+                    target=f"{WATCH_TARGET}, {state}",
+                    clients=WATCH_CLIENTS,
+                    pool_size=None,
+                    repeat=repeat,
+                    status=status,
+                    tps=None if outcome.tps is None else round(outcome.tps, 1),
+                    latency_ms=None if outcome.latency_ms is None else round(outcome.latency_ms, 4),
+                    transactions=outcome.transactions,
+                    failed=outcome.failed,
+                    message=message,
+                    **probes,  # type: ignore[arg-type]
+                )
+                runs.append(run)
+                figure = f"{run.tps:.0f} tps" if run.tps is not None else run.status
+                progress(f"[watching #{repeat}] {state}: {figure}")
+    finally:
+        subprocess.run(place.argv(["systemctl", "start", WATCH_EXPORTER]), check=False, timeout=60)
     return runs
 
 

@@ -16,7 +16,7 @@ from tests.bench.pgbench import WORKLOADS
 class Run:
     """One pgbench run, as written to runs.csv."""
 
-    phase: str  # "matrix" or "sweep"
+    phase: str  # "matrix", "sweep" or "watching"
     workload: str
     target: str
     clients: int
@@ -356,6 +356,7 @@ def markdown(
                 for d in deploy
             ],
         )
+    lines += _watching_section(cells)
     failed = [c for c in cells if c.status not in ("completed", "refused")]
     if failed:
         lines += ["", "## Runs that failed", ""]
@@ -498,3 +499,39 @@ def _save(fig: object, directory: str, name: str) -> str:
     path = os.path.join(directory, name)
     fig.savefig(path, dpi=100)  # type: ignore[attr-defined]
     return path
+
+
+def watching_cost_pct(cells: Sequence[Cell]) -> tuple[float, float] | None:
+    """(change of the median tps with the exporter scraped against stopped, in percent; the larger
+    spread of the two, in percent, the noise it is judged against), or None without both."""
+    watching = [c for c in cells if c.phase == "watching" and c.status == "completed" and c.tps]
+    if len(watching) != 2:
+        return None
+    stopped, scraped = sorted(watching, key=lambda c: "scraped" in c.target)
+    change = 100 * (scraped.tps - stopped.tps) / stopped.tps  # type: ignore[operator]
+    noise = max(stopped.spread_pct or 0.0, scraped.spread_pct or 0.0)
+    return change, noise
+
+
+def _watching_section(cells: Sequence[Cell]) -> list[str]:
+    watching = [c for c in cells if c.phase == "watching"]
+    if not watching:
+        return []
+    lines = ["", f"## Cost of watching ({watching[0].workload}, {watching[0].clients} clients)", ""]
+    lines += _table(
+        ["state", "runs", "median tps", "spread", "median latency ms"],
+        [
+            [c.target, str(c.runs), _cell_text(c), f"{_fmt(c.spread_pct)}%", _fmt(c.latency_ms, ".3f")]
+            for c in watching
+        ],
+    )
+    cost = watching_cost_pct(cells)
+    if cost is not None:
+        change, noise = cost
+        within = "within" if abs(change) <= noise else "outside"
+        lines += [
+            "",
+            f"Scraped against stopped: {change:+.1f}% median tps, {within} the runs' own spread "
+            f"({noise:.1f}%).",
+        ]
+    return lines

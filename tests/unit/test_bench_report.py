@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from tests.bench.report import Run, headlines, markdown, read_runs, summarize, write_runs
+from tests.bench.report import Run, headlines, markdown, read_runs, summarize, watching_cost_pct, write_runs
 
 
 def run(target, clients, tps, *, workload="select", latency=1.0, status="completed", servers=20, busiest=0.5):
@@ -116,3 +118,29 @@ def test_csv_round_trip_and_markdown(tmp_path):
     assert "## Headline ratios" in text
     assert "| 1000 | refused | 9500 (±0%) |" in text
     assert "| site.yml, re-run (idempotent) | 12.5 | 3 | 0 |" in text
+
+
+def watching(state, tps_values):
+    return [
+        replace(run(f"per_host_tcp, {state}", 40, tps), phase="watching", repeat=n)
+        for n, tps in enumerate(tps_values, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stopped", "scraped", "change", "noise", "verdict"),
+    [
+        ((1000, 1010, 990), (995, 1005, 985), -0.5, 2.0, "within"),
+        ((1000, 1010, 990), (900, 905, 895), -10.0, 2.0, "outside"),
+    ],
+)
+def test_cost_of_watching(stopped, scraped, change, noise, verdict):
+    cells = summarize(watching("exporter stopped", stopped) + watching("scraped every 15 s", scraped))
+    assert watching_cost_pct(cells) == (pytest.approx(change), pytest.approx(noise, abs=0.05))
+    text = markdown(cells, [], {"date": "d"}, [])
+    assert "## Cost of watching (select, 40 clients)" in text
+    assert f"{change:+.1f}% median tps, {verdict} the runs' own spread" in text
+
+
+def test_no_cost_of_watching_without_both_states():
+    assert watching_cost_pct(summarize(watching("exporter stopped", (1000,)))) is None
