@@ -21,7 +21,9 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addres
     parse_address,
     parse_interface,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scrape_auth import (
+    scrape_credential_errors,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.tls_files import TLS_FILES
 
 # Linux interface names: 1 to 15 bytes (IFNAMSIZ - 1), no whitespace, '/' or ':'. Narrowed to
@@ -68,8 +70,6 @@ INTEGERS: dict[str, tuple[int, int]] = {
     "pgbouncer_lb_track_rise": (1, 100),
     "pgbouncer_lb_metrics_port": (1, 65535),
 }
-# The scrape user of HAProxy's /metrics (a userlist user name): no whitespace, quote or '#'.
-SCRAPE_USER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class LbConfigError(ValueError):
@@ -395,19 +395,13 @@ def _metrics(errors: list[str], inputs: Mapping[str, Any], port: int | None, met
     if metrics_port is not None and metrics_port == port:
         errors.append(f"pgbouncer_lb_metrics_port: {metrics_port} is pgbouncer_lb_port too")
     user = inputs.get("pgbouncer_lb_metrics_scrape_user")
-    if not isinstance(user, str) or not SCRAPE_USER.fullmatch(user):
-        errors.append(
-            f"pgbouncer_lb_metrics_scrape_user: {user!r} is not 1 to 64 letters, digits, '_', '.' or '-'"
-        )
     password = inputs.get("pgbouncer_lb_metrics_scrape_password")
-    # Never the value: it is a secret. bcrypt reads at most 72 bytes.
-    if not isinstance(password, str) or not password:
-        errors.append(
-            "pgbouncer_lb_metrics_scrape_password: required with pgbouncer_lb_metrics (Prometheus "
-            "scrapes HAProxy over TLS with basic auth)"
-        )
-    elif CONTROL_CHARACTERS.search(password) or len(password.encode()) > 72:
-        errors.append("pgbouncer_lb_metrics_scrape_password: printable characters, at most 72 bytes")
+    errors += scrape_credential_errors(
+        "pgbouncer_lb_metrics",
+        user,
+        password,
+        "with pgbouncer_lb_metrics (Prometheus scrapes HAProxy over TLS with basic auth)",
+    )
     return {
         "port": metrics_port,
         "scrape_user": user,

@@ -59,13 +59,14 @@ _HOST_PORT = re.compile(r"[A-Za-z0-9.-]{1,253}:[0-9]{1,5}")
 # What the roles record in the first play, on each host whose exporters the monitoring hosts scrape:
 # {"tls": bool, "scrape_user": str, "targets": [{"process": "1", "target": "host:port"}]}
 # (a pooler's targets are labelled with their process). Per kind: the fact, the job the rules read,
-# and the prefix of the host's variables.
+# the prefix of the host's variables, how to turn the exporter on, and what it watches.
 @dataclass(frozen=True)
 class Kind:
     fact: str
     job: str
     prefix: str
     hint: str
+    service: str
 
 
 POOLERS = Kind(
@@ -73,12 +74,14 @@ POOLERS = Kind(
     "pgbouncer",
     "pgbouncer_exporter",
     "set pgbouncer_exporter_user to a stats-only role of pgbouncer_roles",
+    "PgBouncer",
 )
 DATABASES = Kind(
     "pgbouncer_postgresql_exporter_endpoints",
     "postgresql",
     "pgbouncer_postgresql_exporter",
     "set pgbouncer_postgresql_exporter to true",
+    "PostgreSQL",
 )
 # HAProxy's own exporter on each load balancer; its fact also names the VIP's /vip target.
 BALANCERS = Kind(
@@ -86,6 +89,7 @@ BALANCERS = Kind(
     "haproxy",
     "pgbouncer_lb_metrics",
     "set pgbouncer_lb_metrics to true and pgbouncer_lb_metrics_scrape_password",
+    "HAProxy",
 )
 # /vip on each VIP, scraped without a login: up only while a load balancer holds the VIP.
 VIP_JOB = "pgbouncer_vip"
@@ -129,7 +133,7 @@ def scrape_errors(
             if endpoints is None:
                 if required:
                     errors.append(
-                        f"{other}: runs {'PgBouncer' if kind is POOLERS else 'HAProxy'} but no exporter, so {host} "
+                        f"{other}: runs {kind.service} but no exporter, so {host} "
                         f"(pgbouncer_monitoring) cannot scrape it: {kind.hint}"
                     )
             elif other != host and not endpoints.get("tls"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,11 +22,11 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
     password_errors,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scrape_auth import (
+    scrape_credential_errors,
+)
 
-# bcrypt reads at most 72 bytes of a password.
-MAX_SCRAPE_PASSWORD_BYTES = 72
 BCRYPT_COST = 12
-_SCRAPE_USER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _STANDARD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _BCRYPT_B64 = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # Characters systemd's environment-file parser reads specially inside double quotes.
@@ -114,23 +113,12 @@ def endpoint_errors(prefix: str, address: object, scrape_user: object, scrape_pa
         errors.append(f"{prefix}_address: {address!r} is not one IP address: {exc}")
         network_facing = False
     if network_facing:
-        if not isinstance(scrape_user, str) or not _SCRAPE_USER.fullmatch(scrape_user):
-            errors.append(
-                f"{prefix}_scrape_user: {scrape_user!r} is not 1 to 64 letters, digits, '_', '.' or '-'"
-            )
-        if not isinstance(scrape_password, str) or not scrape_password:
-            errors.append(
-                f"{prefix}_scrape_password: required when {prefix}_address is not loopback "
-                "(Prometheus scrapes over TLS with basic auth)"
-            )
-        elif (
-            CONTROL_CHARACTERS.search(scrape_password)
-            or len(scrape_password.encode()) > MAX_SCRAPE_PASSWORD_BYTES
-        ):
-            errors.append(
-                f"{prefix}_scrape_password: printable characters, at most "
-                f"{MAX_SCRAPE_PASSWORD_BYTES} bytes (bcrypt reads no more)"
-            )
+        errors += scrape_credential_errors(
+            prefix,
+            scrape_user,
+            scrape_password,
+            f"when {prefix}_address is not loopback (Prometheus scrapes over TLS with basic auth)",
+        )
     return errors
 
 

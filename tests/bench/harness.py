@@ -194,6 +194,38 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+def run_record(
+    outcome: Outcome,
+    probes: dict[str, object],
+    *,
+    phase: str,
+    workload: str,
+    target: str,
+    clients: int,
+    pool_size: int | None,
+    repeat: int,
+    status: str | None = None,
+    message: str | None = None,
+) -> report.Run:
+    """One run as runs.csv holds it, its figures rounded; ``status`` and ``message`` replace the
+    outcome's when the run is judged on more than pgbench's own result."""
+    return report.Run(
+        phase=phase,
+        workload=workload,
+        target=target,
+        clients=clients,
+        pool_size=pool_size,
+        repeat=repeat,
+        status=outcome.status if status is None else status,
+        tps=None if outcome.tps is None else round(outcome.tps, 1),
+        latency_ms=None if outcome.latency_ms is None else round(outcome.latency_ms, 4),
+        transactions=outcome.transactions,
+        failed=outcome.failed,
+        message=outcome.message if message is None else message,
+        **probes,  # type: ignore[arg-type]
+    )
+
+
 def run_plan(setup: Setup, plan: Plan, progress: Callable[[str], None] = log) -> list[report.Run]:
     targets = {t.name: t for t in setup.targets}
     order = plan.runs(setup.available())
@@ -207,20 +239,15 @@ def run_plan(setup: Setup, plan: Plan, progress: Callable[[str], None] = log) ->
             continue
         target = setup.sweep(pool_size) if pool_size is not None and setup.sweep else targets[target_name]
         outcome, probes = run_once(setup, target, workload, clients, plan, meter, f"bench run {index}")
-        run = report.Run(
+        run = run_record(
+            outcome,
+            probes,
             phase="sweep" if pool_size is not None else "matrix",
             workload=workload,
             target=target.name,
             clients=clients,
             pool_size=pool_size,
             repeat=repeat,
-            status=outcome.status,
-            tps=None if outcome.tps is None else round(outcome.tps, 1),
-            latency_ms=None if outcome.latency_ms is None else round(outcome.latency_ms, 4),
-            transactions=outcome.transactions,
-            failed=outcome.failed,
-            message=outcome.message,
-            **probes,  # type: ignore[arg-type]
         )
         runs.append(run)
         if outcome.status == "refused":
@@ -295,7 +322,9 @@ def watching_runs(
                         "failed",
                         f"only {answered} of {scrapes} scrapes answered {message}".strip(),
                     )
-                run = report.Run(
+                run = run_record(
+                    outcome,
+                    probes,
                     phase="watching",
                     workload=WATCH_WORKLOAD,
                     target=f"{WATCH_TARGET}, {state}",
@@ -303,12 +332,7 @@ def watching_runs(
                     pool_size=None,
                     repeat=repeat,
                     status=status,
-                    tps=None if outcome.tps is None else round(outcome.tps, 1),
-                    latency_ms=None if outcome.latency_ms is None else round(outcome.latency_ms, 4),
-                    transactions=outcome.transactions,
-                    failed=outcome.failed,
                     message=message,
-                    **probes,  # type: ignore[arg-type]
                 )
                 runs.append(run)
                 figure = f"{run.tps:.0f} tps" if run.tps is not None else run.status
