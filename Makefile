@@ -1,5 +1,5 @@
 # The two commands: `make lab` (bring up the local lab and deploy into it) and `make test`.
-.PHONY: lab lab-deploy lab-show lab-down test bench bench-deploy
+.PHONY: lab lab-deploy lab-show lab-down test lint unit bench bench-deploy
 
 # TOPOLOGY=per_host (the default) or central (PgBouncer, HAProxy and keepalived on two hosts).
 TOPOLOGY ?= per_host
@@ -21,6 +21,13 @@ lab-down:
 
 test:
 	bash tests/run.sh
+
+# The fast paths: the linters (about 2 minutes), the unit tests (under a minute; no containers).
+lint:
+	bash tests/lint.sh
+
+unit:
+	bash tests/bootstrap.sh && bash -c 'source tests/env.sh && python -m pytest -n 2 tests/unit'
 
 # Not part of `make test`: deploys the benchmark's own containers, measures, writes
 # tests/bench/results/<date>/ and removes the containers (about 15 minutes here).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: linters, unit and integration tests (pytest), then the molecule scenario on
-# real systemd containers. Installs what it needs first (tests/bootstrap.sh).
+# The whole test suite (make test): the linters (tests/lint.sh), unit and integration tests (pytest),
+# then the molecule scenarios on real systemd containers. Installs what it needs first (tests/bootstrap.sh).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bash "$here/bootstrap.sh"
@@ -8,10 +8,7 @@ bash "$here/bootstrap.sh"
 source "$here/env.sh"
 
 step() { printf '\n== %s\n' "$*"; }
-step "ruff";            ruff check . && ruff format --check .
-step "yamllint";        yamllint --strict .
-step "ansible-lint";    ansible-lint --offline --profile production
-step "collection build"; ansible-galaxy collection build --force --output-path "$(mktemp -d)" >/dev/null && echo "ok"
+bash "$here/lint.sh"
 # The image and the repository first: the readback tests start the real PgBouncer in containers
 # made from them.
 step "base image";      bash tests/lab/build-image.sh

@@ -29,6 +29,14 @@ def database_url(
         raise AnsibleFilterError(str(exc)) from None
 
 
+def env_variable(alias: object, prefix: str) -> str:
+    """``prefix`` for the default alias, ``prefix_<ALIAS>`` for another (``alias`` checked)."""
+    try:
+        return app_files.env_variable(str(prefix), str(alias))
+    except ConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def shell_value(value: object, variable: str) -> str:
     """``value`` single-quoted for a file a POSIX shell sources (fails naming ``variable`` on a
     control character)."""
@@ -55,6 +63,7 @@ class FilterModule:
             "app_database_errors": app_files.app_database_errors,
             "database_url": database_url,
             "endpoint_errors": endpoint_errors,
+            "env_variable": env_variable,
             "python_literal": python_literal,
             "shell_value": shell_value,
         }

@@ -28,6 +28,14 @@ ALIAS = re.compile(r"[a-z][a-z0-9_]{0,39}")
 APPLICATION_NAME = re.compile(r"[\x20-\x7e]{1,48}")
 
 
+def env_variable(prefix: str, alias: str) -> str:
+    """The environment variable of ``alias``: ``prefix`` for the default alias, ``prefix_<ALIAS>``
+    for the others (DATABASE_URL_REPORTS, DATABASE_PASSWORD_REPORTS)."""
+    if not ALIAS.fullmatch(alias):
+        raise ConfigError(f"{alias!r} is not a Django alias (lower-case letters, digits and '_')")
+    return prefix if alias == "default" else f"{prefix}_{alias.upper()}"
+
+
 def python_literal(value: object) -> str:
     """A Python literal for a str, int or bool (``repr`` of a plain copy)."""
     if isinstance(value, bool):

@@ -15,7 +15,7 @@ description:
     preferences); the host's apt configuration, lists and cache are neither read nor written.
     The signature of the repository's Release file is checked against the fetched key.
   - The temporary directory is removed before the module returns.
-version_added: "1.1.0"
+version_added: "0.1.0"
 author: pgbouncer-toolkit maintainers
 options:
   name:

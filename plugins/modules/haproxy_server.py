@@ -26,7 +26,7 @@ description:
     each socket operation with a timeout. I(backend) and I(server) must be HAProxy names (1 to 64
     letters, digits, dots, colons, underscores or hyphens), so no value can add a command to the
     line sent.
-version_added: "1.0.0"
+version_added: "0.1.0"
 author: pgbouncer-toolkit maintainers
 options:
   socket:

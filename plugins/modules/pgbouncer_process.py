@@ -22,7 +22,7 @@ description:
     the process now runs the expected values, and fails naming the keys that still differ.
   - The file the process last loaded is remembered as (main PID, file checksum) under I(state_dir),
     on a tmpfs, so a reboot costs one harmless RELOAD.
-version_added: "1.0.0"
+version_added: "0.1.0"
 author: pgbouncer-toolkit maintainers
 options:
   process:

@@ -21,6 +21,8 @@ from tests.playbooks import run_playbook
 # Each would leave a file behind if it ever ran as code (an f-string, or a quote that ends a literal).
 ROLE = "O'B \"Q\" {open('/tmp/pwned-by-role','w')}"
 APPLICATION_NAME = "it's {open('/tmp/pwned','w')} \"q\""
+# A second alias with a role of its own: its password comes from its own variable.
+REPORT_ROLE = "Report Writer"
 DATABASES = [{"name": "app"}, {"name": "app_session", "dbname": "app", "pool_mode": "session"}]
 
 
@@ -32,7 +34,10 @@ def render(
         "pgbouncer_app_files_host": host,
         "pgbouncer_app_files_port": 6432,
         "pgbouncer_databases": DATABASES,
-        "pgbouncer_roles": [{"name": ROLE, "password": "not-used", "databases": ["app", "app_session"]}],
+        "pgbouncer_roles": [
+            {"name": ROLE, "password": "not-used", "databases": ["app", "app_session"]},
+            {"name": REPORT_ROLE, "password": "not-used-either", "databases": ["app"]},
+        ],
         "pgbouncer_app_files_databases": app_databases,
     }
     playbook = "- hosts: localhost\n  gather_facts: false\n  roles:\n    - pgbouncer_toolkit.pgbouncer.pgbouncer_app_files\n"
@@ -57,23 +62,29 @@ def test_rendered_files_load_to_exactly_the_declared_values(tmp_path, host):
             "database": "app",
             "session_database": "app_session",
             "application_name": APPLICATION_NAME,
-        }
+        },
+        {"alias": "reports", "role": REPORT_ROLE, "database": "app"},
     ]
     result = render(tmp_path, host, declared)
     assert result.returncode == 0, result.stdout + result.stderr
 
     env = source_env(tmp_path / "files" / "database.env")
-    for variable, database in (("DATABASE_URL", "app"), ("DATABASE_URL_SESSION", "app_session")):
+    urls = (("DATABASE_URL", ROLE, "app"), ("DATABASE_URL_SESSION", ROLE, "app_session"))
+    for variable, role, database in (*urls, ("DATABASE_URL_REPORTS", REPORT_ROLE, "app")):
         url = urllib.parse.urlsplit(env[variable])
         assert url.scheme == "postgresql"
-        assert urllib.parse.unquote(url.username) == ROLE
+        assert urllib.parse.unquote(url.username) == role
         assert urllib.parse.unquote(url.path[1:]) == database
         assert url.port == 6432
         expected_host = host if not host.startswith("/") else urllib.parse.quote(host, safe="")
         assert url.hostname.lower() == expected_host.lower()
 
+    env_text = (tmp_path / "files" / "database.env").read_text()
+    assert "password (and the session entry's): DATABASE_PASSWORD," in env_text
+    assert "password (and the session entry's): DATABASE_PASSWORD_REPORTS," in env_text
     for process, database in (("web", "app"), ("migration", "app_session")):
         os.environ["DATABASE_PASSWORD"] = "from-the-secret-store"
+        os.environ["DATABASE_PASSWORD_REPORTS"] = "the-report-writer's"
         os.environ["APP_PROCESS_TYPE"] = process
         settings = runpy.run_path(str(tmp_path / "files" / "django_databases.py"))["DATABASES"]
         assert settings == {
@@ -87,10 +98,24 @@ def test_rendered_files_load_to_exactly_the_declared_values(tmp_path, host):
                 "CONN_MAX_AGE": 0,
                 "DISABLE_SERVER_SIDE_CURSORS": True,
                 "OPTIONS": {"application_name": f"{APPLICATION_NAME}-{process}"},
-            }
+            },
+            "reports": {
+                "ENGINE": "django.db.backends.postgresql",
+                "HOST": host,
+                "PORT": "6432",
+                "NAME": "app",
+                "USER": REPORT_ROLE,
+                "PASSWORD": "the-report-writer's",
+                "CONN_MAX_AGE": 0,
+                "DISABLE_SERVER_SIDE_CURSORS": True,
+                "OPTIONS": {"application_name": f"reports-{process}"},
+            },
         }
+    del os.environ["DATABASE_PASSWORD_REPORTS"]
+    with pytest.raises(KeyError, match="DATABASE_PASSWORD_REPORTS"):
+        runpy.run_path(str(tmp_path / "files" / "django_databases.py"))
     assert not Path("/tmp/pwned").exists() and not Path("/tmp/pwned-by-role").exists()
-    assert "not-used" not in (tmp_path / "files" / "database.env").read_text()
+    assert "not-used" not in env_text
     assert "not-used" not in (tmp_path / "files" / "django_databases.py").read_text()
 
 

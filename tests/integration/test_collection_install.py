@@ -33,12 +33,15 @@ REQUIRED_TOP_LEVEL = {
     "MANIFEST.json",
     "FILES.json",
     "README.md",
+    "LICENSE",
+    "changelogs",
     "meta",
     "playbooks",
     "plugins",
     "roles",
     "requirements.txt",
 }
+# CHANGELOG.md is written from changelogs/fragments at release (antsibull-changelog release).
 OPTIONAL_TOP_LEVEL = {"CHANGELOG.md"}
 # (top-level name in the repository, why it must stay out of the tarball)
 KEPT_OUT = [

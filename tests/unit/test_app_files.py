@@ -84,3 +84,22 @@ def test_urls_refuse_a_host_the_endpoint_check_refuses(host):
 )
 def test_url_parts_hold_nothing_a_shell_or_libpq_would_read(user, database):
     assert URL_TEXT.fullmatch(app_files.database_url(user, "127.0.0.1", 6432, database))
+
+
+@pytest.mark.parametrize(
+    ("alias", "prefix", "variable"),
+    [
+        ("default", "DATABASE_PASSWORD", "DATABASE_PASSWORD"),
+        ("default", "DATABASE_URL", "DATABASE_URL"),
+        ("reports", "DATABASE_PASSWORD", "DATABASE_PASSWORD_REPORTS"),
+        ("read_replica2", "DATABASE_URL", "DATABASE_URL_READ_REPLICA2"),
+    ],
+)
+def test_each_alias_has_its_own_variable(alias, prefix, variable):
+    assert app_filter.env_variable(alias, prefix) == variable
+
+
+@pytest.mark.parametrize("alias", ["Reports", "reports\n", "", "2nd", "a-b", "x" * 41])
+def test_a_variable_is_never_made_from_a_bad_alias(alias):
+    with pytest.raises(AnsibleFilterError, match="not a Django alias"):
+        app_filter.env_variable(alias, "DATABASE_PASSWORD")

@@ -1,1 +1,0 @@
-../../default/files/cancel_through_port.py

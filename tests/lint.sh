@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The linters (make lint; the first steps of make test): Python, YAML, Ansible, changelog fragments.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bash "$here/bootstrap.sh"
+# shellcheck source=tests/env.sh
+source "$here/env.sh"
+
+step() { printf '\n== %s\n' "$*"; }
+step "ruff";                  ruff check . && ruff format --check .
+step "yamllint";              yamllint --strict .
+step "ansible-lint";          ansible-lint --offline --profile production
+step "changelog fragments";   antsibull-changelog lint
+step "collection build";      ansible-galaxy collection build --force --output-path "$(mktemp -d)" >/dev/null && echo "ok"
