@@ -6,7 +6,7 @@ bash "$here/bootstrap.sh"
 # shellcheck source=tests/env.sh
 source "$here/env.sh"
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 step "ruff";                  ruff check . && ruff format --check .
 step "yamllint";              yamllint --strict .
 step "ansible-lint";          ansible-lint --offline --profile production

@@ -7,7 +7,7 @@ bash "$here/bootstrap.sh"
 # shellcheck source=tests/env.sh
 source "$here/env.sh"
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 bash "$here/lint.sh"
 # The image and the repository first: the readback tests start the real PgBouncer in containers
 # made from them.
@@ -15,8 +15,9 @@ step "base image";      bash tests/lab/build-image.sh
 # The test bed's apt repository (PgBouncer 1.26.1 from Debian forky, shaped like PGDG): the
 # scenarios install from it, the readback tests run its binary beside Debian 13's.
 step "apt repository";  bash tests/lab/build-repo.sh
-step "pytest";          python -m pytest -n 2
+# The slowest tests are listed at the end: the first place to look when the suite grows.
+step "pytest";          python -m pytest -n 2 --durations=15
 step "molecule test (per_host)"; molecule test
 step "molecule test (central)";  molecule test -s central
 # Two scenarios, each run end to end above (set -e stops at the first failure).
-echo "molecule: 2 passed, 0 failed"
+echo "molecule: 2 passed, 0 failed ($(date +%T))"
