@@ -25,7 +25,7 @@ PODMAN_ENV = {
     **os.environ,
     "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(ROOT / "tests/lab/containers.conf")),
 }
-# runc, and rlimits the sandbox allows (see ENVIRONMENT notes in the README's test section).
+# runc, and rlimits the sandbox allows.
 LIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=8192:8192"]
 # The test bed's apt repository (Debian forky's PgBouncer, for Debian 13's libraries): the script
 # builds it once and prints its directory, the .deb files are under pool/.

@@ -33,6 +33,7 @@ REQUIRED_TOP_LEVEL = {
     "MANIFEST.json",
     "FILES.json",
     "README.md",
+    "docs",
     "LICENSE",
     "changelogs",
     "meta",

@@ -1,0 +1,85 @@
+"""The generated documentation is its sources, rendered: every role's README (from its argument
+specs) and the settings reference in docs/settings.md (from the settings table) cannot drift apart
+from them. The only way to change a generated part is `python tests/docs_tables.py --write`."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests import docs_tables
+from tests.docs_tables import WRITE_COMMAND, Block, blocks, replace_block
+
+ROOT = Path(__file__).resolve().parents[2]
+# A `|` that separates two cells (an escaped one, \|, is part of a cell).
+CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
+# How a Python list, dict or constant begins where YAML or JSON text should be.
+PYTHON_VALUE = re.compile(r"`?[\[{]'|\[\"|`(True|False|None)`$")
+
+
+def test_every_role_has_a_readme():
+    missing = [role for role in docs_tables.roles() if not docs_tables.role_readme(role).exists()]
+    assert missing == [], f"roles without a README: {missing} (run: {WRITE_COMMAND})"
+
+
+@pytest.mark.parametrize("block", blocks(), ids=lambda block: f"{block.path.relative_to(ROOT)}:{block.name}")
+def test_generated_part_matches_its_source(block: Block):
+    assert block.path.exists(), f"{block.path.relative_to(ROOT)} is missing (run: {WRITE_COMMAND})"
+    text = block.path.read_text()
+    assert replace_block(text, block, block.render()) == text, (
+        f"{block.path.relative_to(ROOT)}: {block.name} differs from its source (run: {WRITE_COMMAND})"
+    )
+
+
+@pytest.mark.parametrize("block", blocks(), ids=lambda block: f"{block.path.relative_to(ROOT)}:{block.name}")
+def test_generated_tables_keep_each_row_on_one_line(block: Block):
+    """Every row has its header's cells (no line break or unescaped `|` in a cell), and no cell
+    shows a Python list or dict."""
+    lines = block.render().splitlines()
+    for number, line in enumerate(lines):
+        if not line.startswith("| "):
+            continue
+        if number == 0 or not lines[number - 1].startswith("|"):
+            width = len(CELL_SEPARATOR.findall(line))
+        assert len(CELL_SEPARATOR.findall(line)) == width, line
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        assert following == "" or following.startswith("|"), f"a cell runs over a line break: {line}"
+        for cell in CELL_SEPARATOR.split(line)[1:-1]:
+            cell = cell.strip()
+            assert not PYTHON_VALUE.match(cell), f"a Python value in a cell: {line}"
+
+
+def _specs(role: str) -> dict:
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    return spec["argument_specs"]["main"]["options"]
+
+
+def test_shared_variables_are_declared_alike_in_every_role():
+    """The shared model is one model: same spec and same default wherever a role reads it."""
+    import yaml
+
+    roles = ("pgbouncer", "pgbouncer_postgresql", "pgbouncer_app_files")
+    specs = {role: _specs(role) for role in roles}
+    defaults = {
+        role: yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text()) for role in roles
+    }
+    shared = [name for name in specs["pgbouncer"] if sum(name in specs[role] for role in roles) > 1]
+    assert {"pgbouncer_auth_user", "pgbouncer_databases", "pgbouncer_roles"} <= set(shared)
+    for name in shared:
+        having = [role for role in roles if name in specs[role]]
+        assert all(specs[role][name] == specs[having[0]][name] for role in having), name
+        assert all(defaults[role].get(name) == defaults[having[0]].get(name) for role in having), name
+
+
+def test_every_default_in_defaults_main_is_in_the_argument_specs():
+    import yaml
+
+    for role in ("pgbouncer", "pgbouncer_postgresql", "pgbouncer_app_files"):
+        defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+        spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+        options = spec["argument_specs"]["main"]["options"]
+        assert set(defaults) <= set(options), set(defaults) - set(options)
+        for name, value in defaults.items():
+            assert options[name].get("default") == value, f"{role}: {name} default differs from the spec"
