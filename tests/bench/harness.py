@@ -120,7 +120,9 @@ FULL_PLAN = Plan(
 # stopped, then running and scraped every 15 s (the monitoring hosts' interval), interleaved. Each
 # run is long enough to hold three scrapes.
 WATCH_TARGET, WATCH_WORKLOAD, WATCH_CLIENTS = "per_host_tcp", "select", 40
-WATCH_INTERVAL, WATCH_SECONDS, WATCH_REPEATS = 15, 45, 3
+# Four rounds: the order alternates (stopped first, then scraped first), so a drift over the runs
+# weighs on both states alike.
+WATCH_INTERVAL, WATCH_SECONDS, WATCH_REPEATS = 15, 45, 4
 WATCH_STATES = ("exporter stopped", "scraped every 15 s")
 WATCH_EXPORTER = "pgbouncer-exporter@1.service"
 WATCH_METRICS_URL = "http://127.0.0.1:9127/metrics"
@@ -288,7 +290,8 @@ def watching_runs(
     progress: Callable[[str], None] = log,
 ) -> list[report.Run]:
     """The same pooled run with the exporter of app1's PgBouncer stopped and with it scraped, in
-    turn; the exporter is left running, as deployed."""
+    turn, the order alternating round by round (A B, B A, ...); the exporter is left running, as
+    deployed."""
     target = {t.name: t for t in setup.targets}[WATCH_TARGET]
     place = target.place
     plan = Plan(workloads={}, repeats=1, warmup=1, seconds=seconds)
@@ -297,7 +300,7 @@ def watching_runs(
     scrapes = seconds // WATCH_INTERVAL + 1
     try:
         for repeat in range(1, repeats + 1):
-            for state in WATCH_STATES:
+            for state in WATCH_STATES if repeat % 2 else WATCH_STATES[::-1]:
                 scraped = state != WATCH_STATES[0]
                 action = "start" if scraped else "stop"
                 subprocess.run(place.argv(["systemctl", action, WATCH_EXPORTER]), check=True, timeout=60)
