@@ -18,12 +18,17 @@ def config_errors(inputs: Mapping[str, Any], version: str, process: int = 1) -> 
     return model.pooler_config(inputs, str(version), int(process))[0]
 
 
-def ini(inputs: Mapping[str, Any], version: str, process: int = 1, header: str = "") -> str:
-    """pgbouncer-<process>.ini for ``inputs`` (refuses to render anything config_errors would report)."""
+def ini_sections(inputs: Mapping[str, Any], version: str, process: int = 1) -> dict[str, dict[str, str]]:
+    """pgbouncer-<process>.ini's sections for ``inputs``, each entry one checked ``key = value``
+    line (refuses anything config_errors would report)."""
     errors, sections = model.pooler_config(inputs, str(version), int(process))
     if errors:
         raise AnsibleFilterError("; ".join(errors))
-    return model.render_ini(sections, header)
+    try:
+        model.one_line_each(sections)
+    except model.ConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+    return sections
 
 
 def userlist(user: str, password: str) -> str:
@@ -85,7 +90,7 @@ class FilterModule:
         return {
             "config_errors": config_errors,
             "deb822_field": deb822_field,
-            "ini": ini,
+            "ini_sections": ini_sections,
             "password_errors": model.password_errors,
             "quote_ident": model.quote_ident,
             "reloadable_settings": lambda version: model.reloadable_settings(str(version)),

@@ -503,21 +503,26 @@ def connstr(pairs: Iterable[tuple[str, str, bool]]) -> str:
     return " ".join(rendered)
 
 
+def one_line_each(sections: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:
+    """``sections`` unchanged when every key and value is one line: the invariant every check
+    above exists for (a rendered entry is one ``key = value`` line, nothing more)."""
+    for entries in sections.values():
+        for key, value in entries.items():
+            if len(f"{key} = {value}".splitlines()) != 1 or CONTROL_CHARACTERS.search(f"{key}{value}"):
+                raise ConfigError("internal error: a rendered value spans more than one line")
+    return sections
+
+
 def render_ini(sections: Mapping[str, Mapping[str, str]], header: str = "") -> str:
-    """The file: ``header`` (comment lines), then each section with its already-checked lines."""
+    """The file: ``header`` (comment lines), then each section with its already-checked lines.
+    The role's pgbouncer.ini.j2 writes the same text from the same sections."""
     lines = [line for line in header.splitlines() if line.startswith((";", "#")) or not line]
-    for section, entries in sections.items():
+    for section, entries in one_line_each(sections).items():
         if lines:
             lines.append("")
         lines.append(f"[{section}]")
         lines.extend(f"{key} = {value}" for key, value in entries.items())
-    text = "\n".join(lines) + "\n"
-    # The invariant every check above exists for: one line per declared key, nothing more.
-    expected = sum(len(entries) + 1 for entries in sections.values())
-    produced = sum(1 for line in text.splitlines() if line and not line.startswith((";", "#")))
-    if produced != expected:
-        raise ConfigError("internal error: a rendered value spans more than one line")
-    return text
+    return "\n".join(lines) + "\n"
 
 
 def userlist(user: str, password: str) -> str:

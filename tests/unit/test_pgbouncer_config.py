@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
+import jinja2
 import pytest
+from ansible.plugins.filter.core import comment
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import pgbouncer as pgbouncer_filter
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config as model
 
 RELEASE = "1.24.1"
@@ -726,3 +730,28 @@ def test_socket_directories_behind_dots_or_in_dev_are_refused(socket_dir):
 @pytest.mark.parametrize("socket_dir", ["/var/run/postgresql", "/run/postgresql", "/tmpfiles/pgbouncer"])
 def test_socket_directories_only_the_service_can_write_are_accepted(socket_dir):
     assert errors(with_change(pgbouncer_unix_socket_dir=socket_dir)) == []
+
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "roles" / "pgbouncer" / "templates" / "pgbouncer.ini.j2"
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+def test_the_role_template_writes_exactly_what_the_model_renders(processes):
+    """pgbouncer.ini.j2 shows the file's shape; its text is render_ini's, line for line."""
+    inputs = {**VALID, "pgbouncer_processes": processes}
+    errs, sections = model.pooler_config(inputs, RELEASE, processes)
+    assert errs == []
+    # As the template module renders: trim_blocks on, lstrip_blocks off.
+    environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
+    environment.filters["comment"] = comment
+    environment.filters["pgbouncer_toolkit.pgbouncer.ini_sections"] = pgbouncer_filter.ini_sections
+    text = environment.from_string(TEMPLATE.read_text()).render(
+        ansible_managed="Ansible managed",
+        __pgbouncer_config_inputs=inputs,
+        __pgbouncer_version=RELEASE,
+        __pgbouncer_process=processes,
+    )
+    body = "\n".join(line for line in text.splitlines() if not line.startswith(";")) + "\n"
+    assert body == model.render_ini(sections)
+    assert re.findall(r"^\[(\w+)\]$", body, re.MULTILINE) == list(sections)
+    assert {"databases", "users", "peers", "pgbouncer"} <= set(sections)
