@@ -1,6 +1,6 @@
 """Render the generated parts of the documentation: each role's README (its description and
 variables, from roles/<role>/meta/argument_specs.yml) and the PgBouncer settings reference in
-docs/settings.md (from plugins/module_utils/pgbouncer_settings.yml).
+docs/settings.md (from plugins/plugin_utils/pgbouncer_settings.yml).
 
 A generated part sits between two markers, <!-- <name>:begin --> and <!-- <name>:end -->; the text
 around the markers is written by hand and left alone.
@@ -22,7 +22,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES_DIR = ROOT / "roles"
-SETTINGS_FILE = ROOT / "plugins" / "module_utils" / "pgbouncer_settings.yml"
+SETTINGS_FILE = ROOT / "plugins" / "plugin_utils" / "pgbouncer_settings.yml"
 SETTINGS_DOC = ROOT / "docs" / "settings.md"
 WRITE_COMMAND = "python tests/docs_tables.py --write"
 SECTION_TITLES = {
@@ -176,7 +176,7 @@ def _settings_rows(section: str, keys: dict, managed: dict) -> list[str]:
 def settings_tables() -> str:
     """One table per section of the settings table, with the role variable that sets a key."""
     sys.path.insert(0, str(ROOT / "collections"))
-    from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config
+    from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config
 
     managed = {key: f"`{variable}`" for variable, key in pgbouncer_config.ROLE_VARIABLES.items()}
     managed.update({key: "(role)" for key in pgbouncer_config.MANAGED_KEYS if key not in managed})

@@ -1,11 +1,11 @@
-"""Filters for the application-side files (module_utils/app_files)."""
+"""Filters for the application-side files (plugin_utils/app_files)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import app_files
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import ConfigError
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import app_files
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import ConfigError
 
 
 def python_literal(value: object) -> str:

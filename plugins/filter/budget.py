@@ -1,4 +1,4 @@
-"""Filters over the server-connection budget (module_utils/connection_budget): how many PostgreSQL
+"""Filters over the server-connection budget (plugin_utils/connection_budget): how many PostgreSQL
 connections all PgBouncer processes on all pooler hosts can hold at worst, against what the
 server has for them."""
 
@@ -10,7 +10,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import connection_budget as budget
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import connection_budget as budget
 
 
 def connection_budget(

@@ -8,11 +8,11 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import AddressError
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import (
     pgbouncer_exporter,
     postgres_exporter,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import AddressError
 
 
 def exporter_environment(

@@ -1,4 +1,4 @@
-"""Filters of the pgbouncer_lb role (module_utils/lb_config): the inputs checked, the model the
+"""Filters of the pgbouncer_lb role (plugin_utils/lb_config): the inputs checked, the model the
 haproxy.cfg and keepalived.conf templates render."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import lb_config
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import lb_config
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_exporter import (
     bcrypt_hash,
 )

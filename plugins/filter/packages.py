@@ -11,10 +11,10 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import apt_policy
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config as model
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import (
     pgbouncer_advisories as advisories,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config as model
 
 
 def listening_reach(listen_addr: str) -> str:

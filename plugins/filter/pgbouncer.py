@@ -1,4 +1,4 @@
-"""Filters over the toolkit's model of PgBouncer's configuration (module_utils/pgbouncer_config)."""
+"""Filters over the toolkit's model of PgBouncer's configuration (plugin_utils/pgbouncer_config)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config as model
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_show import (
     show_config_value,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config as model
 
 
 def config_errors(inputs: Mapping[str, Any], version: str, process: int = 1) -> list[str]:

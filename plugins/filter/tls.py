@@ -7,8 +7,8 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.tls_files import tls_file
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import tls
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.tls_files import tls_file
 
 
 def subject_alt_names(sources: Mapping[str, Iterable[object]]) -> list[str]:

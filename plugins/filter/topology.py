@@ -1,4 +1,4 @@
-"""Filters over who runs what (module_utils/topology): the poolers, the central hosts' peering,
+"""Filters over who runs what (plugin_utils/topology): the poolers, the central hosts' peering,
 where central applications connect, and the inventory's topology errors."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import topology
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import topology
 
 
 def _or_filter_error(function, *args: Any) -> Any:

@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import (
     AddressError,
     parse_address,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import url_errors
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import url_errors
 
 _DURATION = re.compile(r"[1-9][0-9]{0,5}(ms|s|m|h|d)")
 

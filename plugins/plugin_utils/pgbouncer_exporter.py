@@ -14,15 +14,15 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import (
     AddressError,
     parse_address,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
     password_errors,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scrape_auth import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.scrape_auth import (
     scrape_credential_errors,
 )
 

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import (
     AddressError,
     parse_address,
 )

@@ -43,7 +43,7 @@ LB_REPOSITORY = "localhost/pgbouncer-toolkit-lb"
 CONTAINER_LIFETIME = 600  # the container's own `sleep`: it ends even if the finalizer never runs
 TRACK_SCRIPT = "/usr/local/sbin/pgbouncer-lb-haproxy-listening"  # the role's vars/main.yml
 SCRIPT_USER = "keepalived_script"
-# Where the pgbouncer_tls role puts the host's files (module_utils/tls_files.py); the container
+# Where the pgbouncer_tls role puts the host's files (plugin_utils/tls_files.py); the container
 # gets a CA and a certificate for the lb host's address and the VIP there.
 TLS_CA = "/etc/ssl/pgbouncer-toolkit/ca.crt"
 INTERFACE = "pgblb0"

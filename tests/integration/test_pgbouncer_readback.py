@@ -49,7 +49,11 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_show import (
+    show_config_value,
+    shows_default,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
     QUOTED_KEYS_SINCE,
     ini_key,
     load_table,
@@ -57,10 +61,6 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgboun
     render_ini,
     userlist,
     version_key,
-)
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_show import (
-    show_config_value,
-    shows_default,
 )
 from tests.integration.containers import derived_image, podman, repository_debs, start_container
 from tests.unit.test_pgbouncer_show import REFUSED, SHOWN

@@ -1,4 +1,4 @@
-"""One address parser (module_utils/addresses) behind every place an address enters the toolkit:
+"""One address parser (plugin_utils/addresses) behind every place an address enters the toolkit:
 an IPv6 zone id is refused everywhere (``ipaddress`` keeps it verbatim, spaces, ``#`` and ``$()``
 included), what is rendered is the canonical text, never the input, and host names cannot carry
 anything but letters, digits, '-' and '.'."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import (
     addresses,
     app_files,
     lb_config,

@@ -1,4 +1,4 @@
-"""The application-side values (module_utils/app_files) and their filters: a value for a file a
+"""The application-side values (plugin_utils/app_files) and their filters: a value for a file a
 shell sources is single-quoted (and refused with a control character), a libpq URL takes a plain
 address in its canonical form, a host name, or an encoded socket directory, and nothing else."""
 
@@ -10,8 +10,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import app_files as app_filter
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import app_files
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import ConfigError
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import app_files
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import ConfigError
 
 # What a URL may hold after encoding: no quote, space, '$', '`', '\\', '#' or '%' other than an escape.
 URL_TEXT = re.compile(

@@ -8,7 +8,7 @@ from ansible._internal._datatag._tags import Origin, TrustedAsTemplate
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter.budget import FilterModule
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import connection_budget as cb
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import connection_budget as cb
 
 SERVER = {"max_connections": 100, "superuser_reserved_connections": 3, "reserved_connections": 0}
 

@@ -1,4 +1,4 @@
-"""The pgbouncer_lb checker (module_utils/lb_config) and its filters: every bad input refused by
+"""The pgbouncer_lb checker (plugin_utils/lb_config) and its filters: every bad input refused by
 the variable's name, good ones accepted, the derived router id and priorities, and nothing in
 the model that could start a new line or directive in haproxy.cfg or keepalived.conf."""
 
@@ -15,8 +15,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import lb as lb_filter
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import lb_config as lb_config_module
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.lb_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import lb_config as lb_config_module
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.lb_config import (
     derived_priority,
     derived_router_id,
     lb_config,

@@ -365,7 +365,7 @@ def test_hosts_outside_the_run_are_not_judged() -> None:
 
 
 def lb_endpoints(address: str, vip: str = "10.0.0.100") -> dict[str, object]:
-    """What the pgbouncer_lb role records (module_utils/lb_config.metrics_endpoints)."""
+    """What the pgbouncer_lb role records (plugin_utils/lb_config.metrics_endpoints)."""
     return {
         "tls": True,
         "scrape_user": "prometheus",

@@ -12,7 +12,7 @@ import pytest
 from ansible.plugins.filter.core import comment
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import pgbouncer as pgbouncer_filter
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config as model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config as model
 
 RELEASE = "1.24.1"
 TYPES = {"integer", "boolean", "enum", "time", "size", "string", "list", "path", "mode"}

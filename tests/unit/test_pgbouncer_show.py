@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pgbouncer_config
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_show import (
     SHOW_CONFIG_TYPES,
     show_config_value,
     shows_default,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config
 
 RELEASE = "1.24.1"
 HOSTILE = "SELECT 'it''s' \"q\" #1; a=b \\ é 漢字 😀 à"

@@ -8,8 +8,8 @@ import copy
 import psycopg
 import pytest
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import pg_hba, postgresql_model
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import ConfigError
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pg_hba, postgresql_model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import ConfigError
 
 VALID = {
     "pgbouncer_auth_user": "pgbouncer_auth",

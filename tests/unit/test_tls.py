@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import parse_address
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import tls
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import parse_address
 
 NOW = datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC)
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import topology
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import topology
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
     process_settings,
 )
 

@@ -26,16 +26,16 @@ from typing import Any, TypeVar
 
 import yaml
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
-    AddressError,
-    parse_address,
-)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import (
     CONTROL_CHARACTERS,
     name_problem,
     role_name_problem,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.tls_files import TLS_FILES
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import (
+    AddressError,
+    parse_address,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.tls_files import TLS_FILES
 
 TABLE_FILE = Path(__file__).with_name("pgbouncer_settings.yml")
 T = TypeVar("T")

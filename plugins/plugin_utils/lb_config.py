@@ -16,15 +16,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.addresses import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import (
     AddressError,
     parse_address,
     parse_interface,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scrape_auth import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.scrape_auth import (
     scrape_credential_errors,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.tls_files import TLS_FILES
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.tls_files import TLS_FILES
 
 # Linux interface names: 1 to 15 bytes (IFNAMSIZ - 1), no whitespace, '/' or ':'. Narrowed to
 # what real names use, so nothing of keepalived's syntax (quotes, '#', '!', '$', '@', '~', braces)

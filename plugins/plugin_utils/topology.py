@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.lb_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.lb_config import (
     LbConfigError,
     as_address,
     as_int,
     host_address,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
     MAX_PEER_ID,
     MAX_PROCESSES,
 )
