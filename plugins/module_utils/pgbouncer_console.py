@@ -117,14 +117,14 @@ class Console:
             if kind == b"T":
                 (count,) = struct.unpack("!H", payload[:2])
                 offset = 2
-                for _ in range(count):
+                for _column in range(count):
                     end = payload.index(b"\0", offset)
                     columns.append(payload[offset:end].decode())
                     offset = end + 1 + 18  # table oid, column, type oid, size, modifier, format
             elif kind == b"D":
                 values: list[str | None] = []
                 offset = 2
-                for _ in range(struct.unpack("!H", payload[:2])[0]):
+                for _field in range(struct.unpack("!H", payload[:2])[0]):
                     (size,) = struct.unpack("!i", payload[offset : offset + 4])
                     offset += 4
                     if size < 0:

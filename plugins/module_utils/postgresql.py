@@ -17,7 +17,7 @@ import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 try:
     import psycopg2 as _driver
@@ -136,7 +136,8 @@ class RoutineOid:
     oid: int
 
 
-SqlArg = str | Secret | RoutineOid | None
+# Union, not |: module_utils run on the hosts, whose Python may be older than 3.10.
+SqlArg = Union[str, Secret, RoutineOid, None]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,10 @@ def default_acl(cursor: Cursor, kind: str, owner: str) -> list[AclEntry]:
 
 def rename_in_acl(entries: Iterable[AclEntry], old: str, new: str) -> list[AclEntry]:
     """The ACL after ALTER ... OWNER TO: PostgreSQL replaces the old owner by the new one."""
-    swap = lambda role: new if role == old else role  # noqa: E731
+
+    def swap(role: str) -> str:
+        return new if role == old else role
+
     return sorted_acl(
         replace(entry, grantor=swap(entry.grantor), grantee=swap(entry.grantee)) for entry in entries
     )

@@ -16,7 +16,7 @@ description:
     The signature of the repository's Release file is checked against the fetched key.
   - The temporary directory is removed before the module returns.
 version_added: "0.1.0"
-author: pgbouncer-toolkit maintainers
+author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
   name:
     description: The package.
@@ -48,8 +48,12 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - Runs as root on the host (apt-get update into a private directory).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""

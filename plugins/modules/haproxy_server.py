@@ -14,8 +14,9 @@ description:
   - The server's state is read from C(show stat) before anything is sent, so a server already in
     the requested state is left alone (C(changed=false)).
   - With I(state=drain), new connections stop going to the server at once, while its open
-    sessions stay (drain, not maint, because entering maintenance counts as marked down, and a server with
-    C(on-marked-down shutdown-sessions) would have its sessions cut at once); health checks go on; the module then waits up to I(wait_timeout) seconds for them to end. Sessions
+    sessions stay (drain, not maint, because entering maintenance counts as marked down, and a
+    server with C(on-marked-down shutdown-sessions) would have its sessions cut at once); health
+    checks go on; the module then waits up to I(wait_timeout) seconds for them to end. Sessions
     still open then do not make it fail - they are returned in RV(sessions_left) with a warning,
     and the caller decides (wait more, or restart anyway).
   - With I(state=ready), the module waits up to I(wait_timeout) seconds for the health checks to
@@ -27,7 +28,7 @@ description:
     letters, digits, dots, colons, underscores or hyphens), so no value can add a command to the
     line sent.
 version_added: "0.1.0"
-author: pgbouncer-toolkit maintainers
+author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
   socket:
     description: HAProxy's stats socket (C(stats socket ... level admin) in haproxy.cfg).
@@ -71,9 +72,13 @@ attributes:
       does not wait.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - Runs on the HAProxy host, as a user that may open the socket (root with C(mode 600)).
   - Only Python's standard library is used; nothing needs to be installed on the host.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""

@@ -23,7 +23,7 @@ description:
   - The file the process last loaded is remembered as (main PID, file checksum) under I(state_dir),
     on a tmpfs, so a reboot costs one harmless RELOAD.
 version_added: "0.1.0"
-author: pgbouncer-toolkit maintainers
+author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
   process:
     description: The process number; the unit is C(pgbouncer@<process>.service).
@@ -85,8 +85,12 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - Runs as root on the PgBouncer host (it calls systemctl).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -297,7 +301,7 @@ def main() -> None:
             "socket_dir": {"type": "path", "required": True},
             "port": {"type": "int", "required": True},
             "expected": {"type": "dict", "required": True},
-            "ignore_keys": {"type": "list", "elements": "str", "default": ["conffile"]},
+            "ignore_keys": {"type": "list", "elements": "str", "default": ["conffile"], "no_log": False},
             "restart": {"type": "bool", "default": False},
             "service_user": {"type": "str", "default": "postgres"},
             "login_timeout": {"type": "int", "default": 60},

@@ -15,7 +15,7 @@ description:
   - An owner or grantee that does not exist is refused before anything changes. CREATE DATABASE
     runs on its own (PostgreSQL refuses it in a transaction); all other changes run in one transaction.
 version_added: "0.1.0"
-author: pgbouncer-toolkit developers
+author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
   databases:
     description: The databases to create.
@@ -61,11 +61,14 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - In check mode a missing owner or grantee is a warning, not an error, since the login roles
     module creates them earlier in the same play.
   - A grant on the auth database is refused; the auth database admits the auth user only.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - pgbouncer_toolkit.pgbouncer.postgresql
 """
 
@@ -236,7 +239,7 @@ def ensure_databases(conn: Connection, params: Mapping[str, Any], *, check_mode:
     plan: list[Statement] = []
     with conn.cursor() as cursor:
         warnings = require_roles(cursor, _required_roles(request), check_mode=check_mode)
-        for name in dict.fromkeys([*request.owners, *(database for database, _ in request.grants)]):
+        for name in dict.fromkeys([*request.owners, *(database for database, _privileges in request.grants)]):
             plan += _plan_database(cursor, request, name)
     queries = apply_statements(conn, plan, check_mode=check_mode)
     created = [item.args[0] for item in plan if item.autocommit]

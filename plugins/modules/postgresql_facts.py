@@ -14,7 +14,7 @@ description:
     (C(pg_hba_file_rules)), so a new file can be checked before PostgreSQL is told to reload it.
   - Reading C(pg_authid) needs a superuser. Give the task C(no_log) since verifiers are secrets.
 version_added: "0.1.0"
-author: pgbouncer-toolkit developers
+author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
   roles:
     description: Roles whose stored verifiers to return; roles that do not exist are left out.
@@ -26,7 +26,10 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - pgbouncer_toolkit.pgbouncer.postgresql
 """
 

@@ -16,7 +16,7 @@ description:
   - Every identifier is quoted and every value bound by PostgreSQL's C(format()); passwords never
     reach the server, only verifiers made on the controller. All changes run in one transaction.
 version_added: "0.1.0"
-author: pgbouncer-toolkit developers
+author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
   client_group:
     description:
@@ -64,12 +64,15 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - Needs psycopg2 (Debian's python3-psycopg2) or psycopg 3 on the host that runs the module.
   - The auth user gets C(VALID UNTIL 'infinity') since PostgreSQL has no statement that sets it back
     to NULL, and both mean no expiry. A stored NULL is accepted as no expiry too.
   - On PostgreSQL 16 and later a membership granted by another role is revoked C(GRANTED BY) that role.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - pgbouncer_toolkit.pgbouncer.postgresql
 """
 
@@ -368,9 +371,9 @@ def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mod
             plan += [(name, item) for item in _plan_role(cursor, name, attributes, verifier, valid_until)]
         plan += _plan_memberships(cursor, request)
         plan += [(auth.name, item) for item in _plan_settings_reset(cursor, auth.name)]
-    queries = apply_statements(conn, [item for _, item in plan], check_mode=check_mode)
+    queries = apply_statements(conn, [item for _role, item in plan], check_mode=check_mode)
     # dict.fromkeys: unique, in order of first change.
-    return bool(plan), queries, {"roles_changed": list(dict.fromkeys(role for role, _ in plan))}
+    return bool(plan), queries, {"roles_changed": list(dict.fromkeys(role for role, _item in plan))}
 
 
 def argument_spec() -> dict[str, Any]:

@@ -21,7 +21,7 @@ description:
     grants, schema privileges, overloads). On any difference every routine of that name in the
     schema is dropped and the function created again, in one transaction.
 version_added: "0.1.0"
-author: pgbouncer-toolkit developers
+author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
   database:
     description: The auth database, where the function lives; the module connects to it.
@@ -58,11 +58,14 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
   - In check mode a missing auth I(database), auth user, owner or group is a warning, since an
     earlier task of the same play creates it; a missing database is reported as a change with no
     statements, since there is no catalog to plan against.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - pgbouncer_toolkit.pgbouncer.postgresql
 """
 

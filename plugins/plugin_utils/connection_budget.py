@@ -310,7 +310,7 @@ def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
                 user_cap,
             )
             pools.append((list(entries).index(database), index, made))
-    result = [made for _, _, made in sorted(pools, key=lambda item: item[:2])]
+    result = [made for _entry_order, _role_order, made in sorted(pools, key=lambda item: item[:2])]
 
     auth_user, auth_db = inputs.get("pgbouncer_auth_user"), inputs.get("pgbouncer_auth_database")
     if isinstance(auth_user, str) and auth_user and isinstance(auth_db, str) and auth_db:
@@ -532,7 +532,7 @@ def worst_case(
     pair_order: dict[tuple[str, str], int] = {}
     caps: dict[tuple[str, str, int, int | None], list[str]] = {}
     unbounded: dict[str, list[str]] = {}
-    available, _, _ = available_connections(server, headroom)
+    available, _arithmetic, _problems = available_connections(server, headroom)
 
     for index, pooler in enumerate(_as_list(poolers)):
         if not isinstance(pooler, Mapping):
@@ -557,7 +557,7 @@ def worst_case(
             pair_order.setdefault((p.database, p.role), len(pair_order))
             cap_variables = [
                 variable
-                for variable, scope, _, _ in host_caps
+                for variable, scope, _limit, _demand in host_caps
                 if scope in (f"entry {p.database!r}", f"role {p.role!r}")
             ]
             if per_process_worst is None:
@@ -675,7 +675,7 @@ def budget_errors(
 def budget_table(report: Report, server: Mapping[str, Any], headroom: object) -> str:
     """The report as fixed-width text for a debug message: one line per pool, then the total,
     the available connections with their arithmetic, and the caps, unbounded pools and notes."""
-    available, arithmetic, _ = available_connections(server, headroom)
+    available, arithmetic, _problems = available_connections(server, headroom)
     all_hosts = {host for row in report["rows"] for host in row["host_names"]}
     lines = [("pool", "per process", "hosts", "processes", "worst case", "share")]
     for row in report["rows"]:

@@ -81,8 +81,8 @@ def _compare_part(left: str, right: str) -> int:
 
 
 def _split(version: str) -> tuple[int, str, str]:
-    epoch, _, rest = version.rpartition(":") if ":" in version else ("0", "", version)
-    upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    epoch, _colon, rest = version.rpartition(":") if ":" in version else ("0", "", version)
+    upstream, _dash, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
     return int(epoch or 0), upstream, revision
 
 

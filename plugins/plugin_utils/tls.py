@@ -13,10 +13,15 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+except ImportError as exc:  # ansible-core brings it; the names filters work without it
+    CRYPTOGRAPHY_ERROR: ImportError | None = exc
+else:
+    CRYPTOGRAPHY_ERROR = None
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import (
     AddressError,
@@ -88,7 +93,7 @@ def _covers(certificate: x509.Certificate, entry: str) -> bool:
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
-    kind, _, value = entry.partition(":")
+    kind, _colon, value = entry.partition(":")
     if kind == "IP":
         return parse_address(value) in names.get_values_for_type(x509.IPAddress)
     return value in [name.lower().rstrip(".") for name in names.get_values_for_type(x509.DNSName)]
@@ -133,6 +138,10 @@ def certificate_errors(
 ) -> list[str]:
     """Why the operator's certificate ``where`` cannot be deployed, or []: it must parse, be signed
     by the CA, be valid now, belong to its key and carry every ``required`` subjectAltName entry."""
+    if CRYPTOGRAPHY_ERROR is not None:
+        return [
+            f"{where}: checking a certificate needs the Python package cryptography ({CRYPTOGRAPHY_ERROR})"
+        ]
     now = now or datetime.datetime.now(datetime.UTC)
     try:
         certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
