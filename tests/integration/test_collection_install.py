@@ -40,6 +40,7 @@ REQUIRED_TOP_LEVEL = {
     "playbooks",
     "plugins",
     "roles",
+    "templates",
     "requirements.txt",
 }
 # CHANGELOG.md is written from changelogs/fragments at release (antsibull-changelog release).

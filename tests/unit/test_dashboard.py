@@ -12,8 +12,9 @@ from pathlib import Path
 
 import yaml
 
-FILES = Path(__file__).resolve().parents[2] / "roles/pgbouncer_monitoring/files"
-DASHBOARD = json.loads((FILES / "pgbouncer-toolkit-dashboard.json").read_text())
+ROOT = Path(__file__).resolve().parents[2]
+FILES = ROOT / "roles/pgbouncer_monitoring/files"
+DASHBOARD = json.loads((ROOT / "templates/monitoring/pgbouncer-toolkit-dashboard.json").read_text())
 CONSOLE = (FILES / "consoles/pgbouncer-toolkit.html").read_text()
 
 

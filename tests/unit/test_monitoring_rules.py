@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "pgbouncer_monitoring"
-TEMPLATE = ROLE / "templates" / "pgbouncer-rules.yml.j2"
+TEMPLATE = ROLE.parents[1] / "templates" / "monitoring" / "pgbouncer-rules.yml.j2"
 DEFAULTS = ROLE / "defaults" / "main.yml"
 
 # One PgBouncer process's exporter, as the toolkit's scrape configuration labels it.
