@@ -1264,8 +1264,12 @@ def test_documentation_matches_argument_spec(name):
     )
     documented = yaml.safe_load(module.DOCUMENTATION)
     assert documented["module"] == name
-    # The connection options come from the collection's doc fragment, as ansible-doc merges them.
-    assert documented["extends_documentation_fragment"] == ["pgbouncer_toolkit.pgbouncer.postgresql"]
+    # The connection options come from the collection's doc fragment, as ansible-doc merges them;
+    # the attributes' descriptions from ansible-core's.
+    assert documented["extends_documentation_fragment"] == [
+        "ansible.builtin.action_common_attributes",
+        "pgbouncer_toolkit.pgbouncer.postgresql",
+    ]
     fragment = importlib.import_module(
         "ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.doc_fragments.postgresql"
     )
