@@ -53,6 +53,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgboun
     _as_list,
     _integer,
     load_table,
+    role_default,
 )
 
 HEADROOM_VARIABLE = "pgbouncer_postgresql_budget_headroom"
@@ -200,7 +201,11 @@ def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
         "pgbouncer_settings.max_user_connections",
     )
     server_host = inputs.get("pgbouncer_server_host")
-    server_port = _count(inputs.get("pgbouncer_server_port", 5432), "pgbouncer_server_port", notes)
+    server_port = _count(
+        inputs.get("pgbouncer_server_port", role_default("pgbouncer_server_port")),
+        "pgbouncer_server_port",
+        notes,
+    )
 
     def pool(
         database: str,
@@ -317,7 +322,11 @@ def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
         # pooler_config renders the auth entry with pool_size = pgbouncer_auth_pool_size and no
         # other settings, and refuses the auth user in pgbouncer_roles.
         auth_size = (
-            _count(inputs.get("pgbouncer_auth_pool_size", 2), "pgbouncer_auth_pool_size", notes),
+            _count(
+                inputs.get("pgbouncer_auth_pool_size", role_default("pgbouncer_auth_pool_size")),
+                "pgbouncer_auth_pool_size",
+                notes,
+            ),
             "pgbouncer_auth_pool_size",
         )
         result.append(

@@ -38,6 +38,24 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.tls_files import TLS_FILES
 
 TABLE_FILE = Path(__file__).with_name("pgbouncer_settings.yml")
+# The pgbouncer role's defaults: the one home of a value the inputs may leave out (the role always
+# passes them; direct callers and tests may not).
+ROLE_DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "roles" / "pgbouncer" / "defaults" / "main.yml"
+
+
+@functools.cache
+def _role_defaults() -> dict[str, Any]:
+    return dict(yaml.safe_load(ROLE_DEFAULTS_FILE.read_text(encoding="utf-8")))
+
+
+def role_default(variable: str) -> Any:
+    """The pgbouncer role's default for ``variable`` (a plain value, not a template)."""
+    value = _role_defaults()[variable]
+    if isinstance(value, str) and "{{" in value:
+        raise ConfigError(f"internal error: {variable}'s default is a template, not a value")
+    return value
+
+
 T = TypeVar("T")
 
 C_INT_MAX = 2**31 - 1
@@ -766,9 +784,9 @@ def process_settings(
 def process_settings_of(inputs: Mapping[str, Any], process: int) -> dict[str, Any]:
     """process_settings for process ``process`` of the role variables ``inputs``."""
     return process_settings(
-        inputs.get("pgbouncer_processes", 1),
-        inputs.get("pgbouncer_unix_socket_dir", "/var/run/postgresql"),
-        inputs.get("pgbouncer_listen_port", 6432),
+        inputs.get("pgbouncer_processes", role_default("pgbouncer_processes")),
+        inputs.get("pgbouncer_unix_socket_dir", role_default("pgbouncer_unix_socket_dir")),
+        inputs.get("pgbouncer_listen_port", role_default("pgbouncer_listen_port")),
         process,
         inputs.get("pgbouncer_peer_id_base", 0),
         _as_list(inputs.get("pgbouncer_remote_peers")),
@@ -797,7 +815,11 @@ def pooler_config(
                 pgbouncer[key] = text
 
     listen_port = collect(
-        errors, _port, inputs.get("pgbouncer_listen_port", 6432), "pgbouncer_listen_port", 1024
+        errors,
+        _port,
+        inputs.get("pgbouncer_listen_port", role_default("pgbouncer_listen_port")),
+        "pgbouncer_listen_port",
+        1024,
     )
     if inputs.get("pgbouncer_unix_socket_dir") is not None:
         collect(
@@ -834,7 +856,12 @@ def pooler_config(
     schema = collect(errors, check_name, inputs.get("pgbouncer_auth_schema"), "pgbouncer_auth_schema")
     function = collect(errors, check_name, inputs.get("pgbouncer_auth_function"), "pgbouncer_auth_function")
     server_host = collect(errors, check_host, inputs.get("pgbouncer_server_host"), "pgbouncer_server_host")
-    server_port = collect(errors, _port, inputs.get("pgbouncer_server_port", 5432), "pgbouncer_server_port")
+    server_port = collect(
+        errors,
+        _port,
+        inputs.get("pgbouncer_server_port", role_default("pgbouncer_server_port")),
+        "pgbouncer_server_port",
+    )
     if auth_db is not None and auth_db.lower() == "pgbouncer":
         errors.append("pgbouncer_auth_database: 'pgbouncer' is PgBouncer's admin console")
 
@@ -842,7 +869,10 @@ def pooler_config(
     role_names = [role.get("name") for role in roles if isinstance(role, Mapping)]
     databases_section: dict[str, str] = {}
     auth_pool = collect(
-        errors, _integer, inputs.get("pgbouncer_auth_pool_size", 2), "pgbouncer_auth_pool_size"
+        errors,
+        _integer,
+        inputs.get("pgbouncer_auth_pool_size", role_default("pgbouncer_auth_pool_size")),
+        "pgbouncer_auth_pool_size",
     )
     if auth_pool is not None and not 1 <= auth_pool <= 100:
         errors.append(f"pgbouncer_auth_pool_size: {auth_pool} is not between 1 and 100")
@@ -1048,10 +1078,19 @@ def _check_limits(inputs: Mapping[str, Any], errors: list[str]) -> None:
             if number is not None and not low <= number <= high:
                 errors.append(f"{variable}: {number} is not between {low} and {high}")
     try:
-        nofile = _integer(inputs.get("pgbouncer_limit_nofile", 16384), "pgbouncer_limit_nofile")
-        clients = _integer(inputs.get("pgbouncer_max_client_conn", 100), "pgbouncer_max_client_conn")
+        nofile = _integer(
+            inputs.get("pgbouncer_limit_nofile", role_default("pgbouncer_limit_nofile")),
+            "pgbouncer_limit_nofile",
+        )
+        clients = _integer(
+            inputs.get("pgbouncer_max_client_conn", role_default("pgbouncer_max_client_conn")),
+            "pgbouncer_max_client_conn",
+        )
         prepared = _integer(
-            inputs.get("pgbouncer_max_prepared_statements", 200), "pgbouncer_max_prepared_statements"
+            inputs.get(
+                "pgbouncer_max_prepared_statements", role_default("pgbouncer_max_prepared_statements")
+            ),
+            "pgbouncer_max_prepared_statements",
         )
     except ConfigError as exc:
         errors.append(str(exc))

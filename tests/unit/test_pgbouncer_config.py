@@ -755,3 +755,28 @@ def test_the_role_template_writes_exactly_what_the_model_renders(processes):
     assert body == model.render_ini(sections)
     assert re.findall(r"^\[(\w+)\]$", body, re.MULTILINE) == list(sections)
     assert {"databases", "users", "peers", "pgbouncer"} <= set(sections)
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        ("pgbouncer_max_client_conn", 2000),
+        ("pgbouncer_limit_nofile", 16384),
+        ("pgbouncer_listen_port", 6432),
+        ("pgbouncer_unix_socket_dir", "/var/run/postgresql"),
+    ],
+)
+def test_a_value_the_inputs_leave_out_is_the_role_default(variable, expected):
+    """One home for defaults: the role's defaults/main.yml, read, not copied."""
+    assert model.role_default(variable) == expected
+
+
+def test_max_client_conn_left_out_is_checked_at_the_role_default():
+    inputs = {key: value for key, value in VALID.items() if key != "pgbouncer_max_client_conn"}
+    errs, _ = model.pooler_config({**inputs, "pgbouncer_limit_nofile": 1500}, RELEASE)
+    assert any("pgbouncer_max_client_conn (2000)" in error for error in errs), errs
+
+
+def test_a_templated_default_is_no_value():
+    with pytest.raises(model.ConfigError, match="pgbouncer_topology's default is a template"):
+        model.role_default("pgbouncer_topology")
