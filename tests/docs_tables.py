@@ -178,8 +178,8 @@ def settings_tables() -> str:
     sys.path.insert(0, str(ROOT / "collections"))
     from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config
 
-    managed = {key: f"`{variable}`" for variable, key in pgbouncer_config.ROLE_VARIABLES.items()}
-    managed.update({key: "(role)" for key in pgbouncer_config.MANAGED_KEYS if key not in managed})
+    managed = {key: f"`{variable}`" for variable, key in pgbouncer_config.role_variables().items()}
+    managed.update({key: "(role)" for key in pgbouncer_config.managed_keys() if key not in managed})
     managed.update({"auth_user": "`pgbouncer_auth_user`", "auth_dbname": "`pgbouncer_auth_database`"})
     data = yaml.safe_load(SETTINGS_FILE.read_text())
     parts = [f"Releases covered: {', '.join(data['versions'])}.\n"]

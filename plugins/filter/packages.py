@@ -40,7 +40,14 @@ def advisory_verdict(
     if errors:
         # The settings check reports these by name; the advisories are judged on a valid config.
         return {"errors": [], "notes": []}
-    settings = sections["pgbouncer"]
+    return release_advisories(sections["pgbouncer"], package_version, accepted)
+
+
+def release_advisories(
+    settings: Mapping[str, str], package_version: str, accepted: Iterable[object] = ()
+) -> dict:
+    """{errors, notes} for the PgBouncer package ``package_version`` run with the rendered
+    [pgbouncer] ``settings`` of a checked model (pooler_model): see advisory_verdict."""
     found = advisories.verdict(
         package_version, settings, accepted or (), listening_reach(settings.get("listen_addr", ""))
     )
@@ -123,6 +130,7 @@ class FilterModule:
             "apt_offered_by": apt_policy.newest_from,
             "install_source": install_source,
             "package_to_run": package_to_run,
+            "release_advisories": release_advisories,
             "upstream_release": upstream_release,
             "url_host": url_host,
         }

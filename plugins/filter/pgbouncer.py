@@ -13,22 +13,32 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgboun
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config as model
 
 
-def config_errors(inputs: Mapping[str, Any], version: str, process: int = 1) -> list[str]:
-    """Every problem with the pooler-side inputs for PgBouncer ``version``, each naming its variable."""
-    return model.pooler_config(inputs, str(version), int(process))[0]
-
-
-def ini_sections(inputs: Mapping[str, Any], version: str, process: int = 1) -> dict[str, dict[str, str]]:
-    """pgbouncer-<process>.ini's sections for ``inputs``, each entry one checked ``key = value``
-    line (refuses anything config_errors would report)."""
-    errors, sections = model.pooler_config(inputs, str(version), int(process))
-    if errors:
-        raise AnsibleFilterError("; ".join(errors))
-    try:
-        model.one_line_each(sections)
-    except model.ConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
-    return sections
+def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """The pooler's model, built once per host: ``errors`` (each naming its variable) and, per
+    process 1..pgbouncer_processes, the ``sections`` of its pgbouncer-<n>.ini (each entry one
+    checked ``key = value`` line) and ``show_config``, its [pgbouncer] keys as SHOW CONFIG displays
+    them once loaded. With errors, nothing may be rendered from it."""
+    errors, per_process = model.pooler_model(inputs, str(version))
+    if not errors:
+        for sections in per_process:
+            try:
+                model.one_line_each(sections)
+            except model.ConfigError as exc:
+                errors.append(str(exc))
+    table = model.load_table()
+    return {
+        "errors": errors,
+        "processes": [
+            {
+                "sections": sections,
+                "show_config": {
+                    key: show_config_value(table.get("pgbouncer", key).type, text)
+                    for key, text in sections["pgbouncer"].items()
+                },
+            }
+            for sections in per_process
+        ],
+    }
 
 
 def userlist(user: str, password: str) -> str:
@@ -45,26 +55,6 @@ def deb822_field(value: object) -> str:
         return model.check_text(value, "apt source field")
     except model.ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None
-
-
-def process_settings(process: int, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """What sets process ``process`` apart (unix_socket_dir, pidfile, peer_id, so_reuseport, peers)."""
-    try:
-        return model.process_settings_of(inputs, int(process))
-    except model.ConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
-
-
-def show_config_expected(inputs: Mapping[str, Any], version: str, process: int = 1) -> dict[str, str]:
-    """The [pgbouncer] keys of pgbouncer-<process>.ini as SHOW CONFIG displays them when loaded."""
-    errors, sections = model.pooler_config(inputs, str(version), int(process))
-    if errors:
-        raise AnsibleFilterError("; ".join(errors))
-    table = model.load_table()
-    return {
-        key: show_config_value(table.get("pgbouncer", key).type, text)
-        for key, text in sections["pgbouncer"].items()
-    }
 
 
 def pid_changes(applied: Mapping[str, Any]) -> list[str]:
@@ -88,15 +78,12 @@ class FilterModule:
 
     def filters(self) -> dict[str, object]:
         return {
-            "config_errors": config_errors,
             "deb822_field": deb822_field,
-            "ini_sections": ini_sections,
             "password_errors": model.password_errors,
             "quote_ident": model.quote_ident,
             "reloadable_settings": lambda version: model.reloadable_settings(str(version)),
             "pid_changes": pid_changes,
-            "process_settings": process_settings,
-            "show_config_expected": show_config_expected,
+            "pooler_model": pooler_model,
             "target_version": model.target_version,
             "url_errors": model.url_errors,
             "userlist": userlist,

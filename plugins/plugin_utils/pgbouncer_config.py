@@ -602,29 +602,13 @@ def quote_ident(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 # The pooler's configuration from the inventory model
 
-# Role variables that set a [pgbouncer] key, and the key.
-ROLE_VARIABLES = {
-    "pgbouncer_listen_addr": "listen_addr",
-    "pgbouncer_listen_port": "listen_port",
-    "pgbouncer_unix_socket_dir": "unix_socket_dir",
-    "pgbouncer_pool_mode": "pool_mode",
-    "pgbouncer_default_pool_size": "default_pool_size",
-    "pgbouncer_max_client_conn": "max_client_conn",
-    "pgbouncer_max_prepared_statements": "max_prepared_statements",
-    "pgbouncer_server_reset_query": "server_reset_query",
-    "pgbouncer_server_lifetime": "server_lifetime",
-    "pgbouncer_server_idle_timeout": "server_idle_timeout",
-    "pgbouncer_ignore_startup_parameters": "ignore_startup_parameters",
-    "pgbouncer_admin_users": "admin_users",
-    "pgbouncer_stats_users": "stats_users",
-    "pgbouncer_auth_type": "auth_type",
-    "pgbouncer_server_tls_sslmode": "server_tls_sslmode",
-    "pgbouncer_client_tls_sslmode": "client_tls_sslmode",
-}
-# [pgbouncer] keys the toolkit sets itself (or must never be set): refused in pgbouncer_settings,
-# with what to use instead.
-MANAGED_KEYS = {
-    **{key: f"set it with {variable}" for variable, key in ROLE_VARIABLES.items()},
+# The pgbouncer role's argument spec: its options named pgbouncer_<key> set that [pgbouncer] key.
+ROLE_SPEC_FILE = ROLE_DEFAULTS_FILE.parents[1] / "meta" / "argument_specs.yml"
+# Part of the auth contract (with the database, schema and function), set with the rest of it.
+_CONTRACT_VARIABLES = frozenset({"pgbouncer_auth_user"})
+# [pgbouncer] keys the toolkit sets itself (or must never be set), with what to use instead; the
+# role variables' keys are added by managed_keys().
+_ROLE_SET_KEYS = {
     "auth_user": "set it with pgbouncer_auth_user",
     "auth_dbname": "set it with pgbouncer_auth_database",
     "auth_query": "it is derived from pgbouncer_auth_schema and pgbouncer_auth_function",
@@ -638,6 +622,33 @@ MANAGED_KEYS = {
     "client_tls_cert_file": "the role points it at the host's certificate from the pgbouncer_tls role",
     "client_tls_key_file": "the role points it at the host's key from the pgbouncer_tls role",
 }
+
+
+@functools.cache
+def role_variables() -> dict[str, str]:
+    """Role variables that set a [pgbouncer] key, and the key: each option of the pgbouncer role's
+    argument spec named ``pgbouncer_<key>`` after a [pgbouncer] key of the settings table. Adding
+    such a variable to the spec (and its default to defaults/main.yml) is all it takes."""
+    options = yaml.safe_load(ROLE_SPEC_FILE.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"]
+    keys = load_table().sections["pgbouncer"]
+    return {
+        name: name.removeprefix("pgbouncer_")
+        for name in options
+        if name.startswith("pgbouncer_")
+        and name.removeprefix("pgbouncer_") in keys
+        and name not in _CONTRACT_VARIABLES
+    }
+
+
+@functools.cache
+def managed_keys() -> dict[str, str]:
+    """[pgbouncer] keys pgbouncer_settings may not set, with what to use instead."""
+    return {
+        **{key: f"set it with {variable}" for variable, key in role_variables().items()},
+        **_ROLE_SET_KEYS,
+    }
+
+
 # sslmodes under which PgBouncer checks the server's certificate against server_tls_ca_file.
 VERIFYING_SSLMODES = ("verify-ca", "verify-full")
 # [databases] keys an entry's `settings` may not set, and why.
@@ -800,15 +811,75 @@ def pooler_config(
     (1 to pgbouncer_processes): (errors, sections). ``inputs`` holds the role variables by name.
     """
     table = load_table()
+    errors, shared = _shared_sections(table, inputs, version)
+    return errors, _process_sections(table, shared, inputs, version, process, errors)
+
+
+def pooler_model(
+    inputs: Mapping[str, Any], version: str
+) -> tuple[list[str], list[dict[str, dict[str, str]]]]:
+    """Check the inventory model once and build every process's pgbouncer.ini sections:
+    (errors, [sections of process 1, process 2, ...]). The entries, roles and settings are
+    checked once; only what sets a process apart (process_settings) is worked out per process."""
+    table = load_table()
+    errors, shared = _shared_sections(table, inputs, version)
+    count = collect(
+        errors,
+        _integer,
+        inputs.get("pgbouncer_processes", role_default("pgbouncer_processes")),
+        "pgbouncer_processes",
+    )
+    numbers = range(1, count + 1) if count is not None and 1 <= count <= MAX_PROCESSES else range(1, 2)
+    processes = [_process_sections(table, shared, inputs, version, number, errors) for number in numbers]
+    # A problem every process shares (a peer_id clash, say) is reported once.
+    return list(dict.fromkeys(errors)), processes
+
+
+def _process_sections(
+    table: SettingsTable,
+    shared: Mapping[str, Mapping[str, str]],
+    inputs: Mapping[str, Any],
+    version: str,
+    process: int,
+    errors: list[str],
+) -> dict[str, dict[str, str]]:
+    """``shared`` completed with what sets process ``process`` apart: its [pgbouncer] keys and
+    the [peers] every process holds."""
+    instance = collect(errors, process_settings_of, inputs, process)
+    pgbouncer = dict(shared["pgbouncer"])
+    for key, value in dict(instance or {}).items():
+        if key == "peers":
+            continue
+        result = collect(
+            errors, check_setting, table, "pgbouncer", key, value, version, f"process {process}'s {key}"
+        )
+        if result is not None:
+            pgbouncer[key] = result[1]
+    sections: dict[str, dict[str, str]] = {"databases": dict(shared["databases"])}
+    if shared.get("users"):
+        sections["users"] = dict(shared["users"])
+    peers = dict((instance or {}).get("peers") or {})
+    if peers:
+        sections["peers"] = {
+            str(peer_id): collect(errors, _peer_entry, table, version, peer, f"[peers] {peer_id}") or ""
+            for peer_id, peer in sorted(peers.items())
+        }
+    sections["pgbouncer"] = dict(sorted(pgbouncer.items()))
+    return sections
+
+
+def _shared_sections(
+    table: SettingsTable, inputs: Mapping[str, Any], version: str
+) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """(errors, the sections every process shares): everything but process_settings."""
     errors: list[str] = []
     pgbouncer: dict[str, str] = {}
-    instance = collect(errors, process_settings_of, inputs, process)
 
     def setting(section: str, key: str, value: object, where: str) -> str | None:
         result = collect(errors, check_setting, table, section, key, value, version, where)
         return None if result is None else result[1]
 
-    for variable, key in ROLE_VARIABLES.items():
+    for variable, key in role_variables().items():
         if variable in inputs and inputs[variable] is not None:
             text = setting("pgbouncer", key, inputs[variable], variable)
             if text is not None:
@@ -924,8 +995,8 @@ def pooler_config(
 
     for key, value in dict(inputs.get("pgbouncer_settings") or {}).items():
         where = f"pgbouncer_settings.{key}"
-        if key in MANAGED_KEYS:
-            errors.append(f"{where}: not settable in pgbouncer_settings: {MANAGED_KEYS[key]}")
+        if key in managed_keys():
+            errors.append(f"{where}: not settable in pgbouncer_settings: {managed_keys()[key]}")
             continue
         text = setting("pgbouncer", key, value, where)
         if text is not None:
@@ -948,25 +1019,8 @@ def pooler_config(
     if pgbouncer.get("client_tls_sslmode", "disable") != "disable":
         pgbouncer["client_tls_cert_file"] = TLS_FILES["cert"]
         pgbouncer["client_tls_key_file"] = TLS_FILES["key"]
-    for key, value in dict(instance or {}).items():
-        if key == "peers":
-            continue
-        text = setting("pgbouncer", key, value, f"process {process}'s {key}")
-        if text is not None:
-            pgbouncer[key] = text
     _check_limits(inputs, errors)
-
-    sections: dict[str, dict[str, str]] = {"databases": databases_section}
-    if users_section:
-        sections["users"] = users_section
-    peers = dict((instance or {}).get("peers") or {})
-    if peers:
-        sections["peers"] = {
-            str(peer_id): collect(errors, _peer_entry, table, version, peer, f"[peers] {peer_id}") or ""
-            for peer_id, peer in sorted(peers.items())
-        }
-    sections["pgbouncer"] = dict(sorted(pgbouncer.items()))
-    return errors, sections
+    return errors, {"databases": databases_section, "users": users_section, "pgbouncer": pgbouncer}
 
 
 def _database_entry(

@@ -243,7 +243,7 @@ VALID = {
     "pgbouncer_roles": [{"name": "app", "password": "app-secret", "databases": ["app"]}],
 }
 # (id, overrides, message naming the variable; None: the checks pass). Each failure comes from a
-# different step: the argument spec, then the collection's filters config_errors, password_errors
+# different step: the argument spec, then the collection's filters pooler_model, password_errors
 # and url_errors, called by their fully qualified names from the installed role.
 VALIDATE_CASES = [
     ("valid inputs", {}, None),
@@ -253,7 +253,7 @@ VALIDATE_CASES = [
         "value of pgbouncer_pool_mode must be one of: session, transaction, statement, got: sessions",
     ),
     (
-        "config_errors filter",
+        "pooler_model filter",
         {"pgbouncer_default_pool_size": -5},
         "pgbouncer_default_pool_size: -5 is out of range",
     ),

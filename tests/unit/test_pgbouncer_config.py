@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+import yaml
 from ansible.plugins.filter.core import comment
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import pgbouncer as pgbouncer_filter
@@ -744,10 +745,9 @@ def test_the_role_template_writes_exactly_what_the_model_renders(processes):
     # As the template module renders: trim_blocks on, lstrip_blocks off.
     environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
     environment.filters["comment"] = comment
-    environment.filters["pgbouncer_toolkit.pgbouncer.ini_sections"] = pgbouncer_filter.ini_sections
     text = environment.from_string(TEMPLATE.read_text()).render(
         ansible_managed="Ansible managed",
-        __pgbouncer_config_inputs=inputs,
+        __pgbouncer_model=pgbouncer_filter.pooler_model(inputs, RELEASE),
         __pgbouncer_version=RELEASE,
         __pgbouncer_process=processes,
     )
@@ -780,3 +780,79 @@ def test_max_client_conn_left_out_is_checked_at_the_role_default():
 def test_a_templated_default_is_no_value():
     with pytest.raises(model.ConfigError, match="pgbouncer_topology's default is a template"):
         model.role_default("pgbouncer_topology")
+
+
+@pytest.mark.parametrize("processes", [1, 2, 4])
+def test_the_model_built_once_holds_what_each_process_would_be_built_alone(processes):
+    """pooler_model checks the inputs once; each process's sections equal pooler_config's."""
+    inputs = {**VALID, "pgbouncer_processes": processes}
+    errs, per_process = model.pooler_model(inputs, RELEASE)
+    assert errs == []
+    assert per_process == [
+        model.pooler_config(inputs, RELEASE, number)[1] for number in range(1, processes + 1)
+    ]
+    assert len({sections["pgbouncer"]["peer_id"] for sections in per_process}) == processes
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"pgbouncer_processes": 17}, "pgbouncer_processes: 17 is not between 1 and 16"),
+        ({"pgbouncer_processes": 2, "pgbouncer_default_pool_size": -5}, "pgbouncer_default_pool_size"),
+        (
+            {"pgbouncer_processes": 3, "pgbouncer_peer_id_base": 16382},
+            "peer_id 16384 is not between 1 and 16383",
+        ),
+    ],
+)
+def test_the_model_reports_each_problem_once(change, expected):
+    errs, per_process = model.pooler_model(with_change(**change), RELEASE)
+    matching = [error for error in errs if expected in error]
+    assert len(matching) == 1, errs
+    assert per_process
+
+
+def test_the_model_filter_gives_show_config_values_and_refuses_nothing_valid():
+    built = pgbouncer_filter.pooler_model({**VALID, "pgbouncer_processes": 2}, RELEASE)
+    assert built["errors"] == []
+    first, second = built["processes"]
+    assert first["sections"]["pgbouncer"]["unix_socket_dir"] == "/var/run/postgresql"
+    assert second["sections"]["pgbouncer"]["unix_socket_dir"] == "/run/pgbouncer-2"
+    assert first["show_config"].keys() == first["sections"]["pgbouncer"].keys()
+    assert first["show_config"]["peer_id"] != second["show_config"]["peer_id"]
+
+
+def test_the_model_filter_reports_errors_instead_of_raising():
+    built = pgbouncer_filter.pooler_model(with_change(pgbouncer_default_pool_size=-5), RELEASE)
+    assert any("pgbouncer_default_pool_size" in error for error in built["errors"])
+
+
+def test_a_new_pgbouncer_variable_needs_only_its_spec_entry(tmp_path, monkeypatch):
+    """An option pgbouncer_<key> of the role's argument spec sets [pgbouncer] <key>: nothing else
+    in the controller code names it."""
+    spec = yaml.safe_load(model.ROLE_SPEC_FILE.read_text())
+    spec["argument_specs"]["main"]["options"]["pgbouncer_client_idle_timeout"] = {"type": "int", "default": 0}
+    spec_file = tmp_path / "argument_specs.yml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    monkeypatch.setattr(model, "ROLE_SPEC_FILE", spec_file)
+    model.role_variables.cache_clear()
+    model.managed_keys.cache_clear()
+    try:
+        errs, sections = model.pooler_config({**VALID, "pgbouncer_client_idle_timeout": 45}, RELEASE)
+        assert errs == []
+        assert sections["pgbouncer"]["client_idle_timeout"] == "45"
+        refused = errors(with_change(pgbouncer_settings={"client_idle_timeout": 10}))
+        assert any("set it with pgbouncer_client_idle_timeout" in error for error in refused), refused
+    finally:
+        model.role_variables.cache_clear()
+        model.managed_keys.cache_clear()
+
+
+def test_the_role_variables_are_the_spec_options_named_after_a_key():
+    table = model.load_table()
+    variables = model.role_variables()
+    assert "pgbouncer_pool_mode" in variables and "pgbouncer_client_tls_sslmode" in variables
+    # The auth contract's user is set with the rest of the contract; others are not settings.
+    assert "pgbouncer_auth_user" not in variables
+    assert "pgbouncer_processes" not in variables
+    assert all(table.get("pgbouncer", key) is not None for key in variables.values())
