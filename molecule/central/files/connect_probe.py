@@ -30,9 +30,7 @@ args = parser.parse_args()
 
 environment = {**os.environ, "PGCONNECT_TIMEOUT": str(max(1, int(args.timeout)))}
 base = [
-    "psql",
-    "--no-psqlrc",
-    "-X",
+    "lab-psql",
     "-At",
     "-h",
     args.host,

@@ -22,9 +22,7 @@ def sample() -> tuple[int, int]:
         directory = "/var/run/postgresql" if number == 1 else f"/run/pgbouncer-{number}"
         output = subprocess.run(
             [
-                "psql",
-                "--no-psqlrc",
-                "-X",
+                "lab-psql",
                 "--csv",
                 "-h",
                 directory,

@@ -33,7 +33,7 @@ query = (
 highest_total, highest = 0, {}
 for _ in range(samples):
     output = subprocess.run(
-        ["psql", "--no-psqlrc", "-X", "-At", "-F", " ", "-c", query],
+        ["lab-psql", "-At", "-F", " ", "-c", query],
         capture_output=True,
         text=True,
         timeout=10,

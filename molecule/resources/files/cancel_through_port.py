@@ -29,9 +29,7 @@ parser.add_argument("--spacing", type=float, default=0.0)
 args = parser.parse_args()
 
 command = [
-    "psql",
-    "--no-psqlrc",
-    "-X",
+    "lab-psql",
     "-At",
     "-h",
     args.host,
