@@ -56,27 +56,32 @@ def _specs(role: str) -> dict:
     return spec["argument_specs"]["main"]["options"]
 
 
-def test_shared_variables_are_declared_alike_in_every_role():
-    """The shared model is one model: same spec and same default wherever a role reads it."""
+SHARED_MODEL_READERS = ("pgbouncer", "pgbouncer_postgresql", "pgbouncer_app_files")
+
+
+def test_the_shared_model_is_declared_once_by_the_role_its_readers_depend_on():
+    """One home for the shared model: pgbouncer_common declares it (spec and default); no other
+    role declares any of its variables, and every role that reads it depends on pgbouncer_common."""
     import yaml
 
-    roles = ("pgbouncer", "pgbouncer_postgresql", "pgbouncer_app_files")
-    specs = {role: _specs(role) for role in roles}
-    defaults = {
-        role: yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text()) for role in roles
-    }
-    shared = [name for name in specs["pgbouncer"] if sum(name in specs[role] for role in roles) > 1]
-    assert {"pgbouncer_auth_user", "pgbouncer_databases", "pgbouncer_roles"} <= set(shared)
-    for name in shared:
-        having = [role for role in roles if name in specs[role]]
-        assert all(specs[role][name] == specs[having[0]][name] for role in having), name
-        assert all(defaults[role].get(name) == defaults[having[0]].get(name) for role in having), name
+    shared = set(_specs("pgbouncer_common"))
+    assert {"pgbouncer_auth_user", "pgbouncer_auth_password", "pgbouncer_databases", "pgbouncer_roles"} <= shared
+    for role in sorted(path.name for path in (ROOT / "roles").iterdir() if path.is_dir()):
+        if role == "pgbouncer_common":
+            continue
+        assert not shared & set(_specs(role)), f"{role} declares {sorted(shared & set(_specs(role)))}"
+        defaults_file = ROOT / "roles" / role / "defaults" / "main.yml"
+        defaults = yaml.safe_load(defaults_file.read_text()) if defaults_file.exists() else {}
+        assert not shared & set(defaults or {}), f"{role} has defaults for {sorted(shared & set(defaults))}"
+    for role in SHARED_MODEL_READERS:
+        meta = yaml.safe_load((ROOT / "roles" / role / "meta" / "main.yml").read_text())
+        assert {"role": "pgbouncer_toolkit.pgbouncer.pgbouncer_common"} in meta["dependencies"], role
 
 
 def test_every_default_in_defaults_main_is_in_the_argument_specs():
     import yaml
 
-    for role in ("pgbouncer", "pgbouncer_postgresql", "pgbouncer_app_files"):
+    for role in (*SHARED_MODEL_READERS, "pgbouncer_common"):
         defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
         spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
         options = spec["argument_specs"]["main"]["options"]
