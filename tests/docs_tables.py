@@ -176,10 +176,10 @@ def _settings_rows(section: str, keys: dict, managed: dict) -> list[str]:
 def settings_tables() -> str:
     """One table per section of the settings table, with the role variable that sets a key."""
     sys.path.insert(0, str(ROOT / "collections"))
-    from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config
+    from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_role
 
-    managed = {key: f"`{variable}`" for variable, key in pgbouncer_config.role_variables().items()}
-    managed.update({key: "(role)" for key in pgbouncer_config.managed_keys() if key not in managed})
+    managed = {key: f"`{variable}`" for variable, key in pgbouncer_role.role_variables().items()}
+    managed.update({key: "(role)" for key in pgbouncer_role.managed_keys() if key not in managed})
     managed.update({"auth_user": "`pgbouncer_auth_user`", "auth_dbname": "`pgbouncer_auth_database`"})
     data = yaml.safe_load(SETTINGS_FILE.read_text())
     parts = [f"Releases covered: {', '.join(data['versions'])}.\n"]

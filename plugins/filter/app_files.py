@@ -5,7 +5,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import app_files
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import ConfigError
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 
 def python_literal(value: object) -> str:
@@ -17,13 +17,13 @@ def python_literal(value: object) -> str:
 
 
 def database_url(
-    user: str, host: str, port: int, database: str, sslmode: str = "", sslrootcert: str = ""
+    user: str, host: str, port: object, database: str, sslmode: str = "", sslrootcert: str = ""
 ) -> str:
     """A libpq URL with every part from the inventory percent-encoded, the host checked, and the
     TLS parameters when ``sslmode`` is set."""
     try:
         return app_files.database_url(
-            str(user), str(host), int(port), str(database), str(sslmode), str(sslrootcert)
+            str(user), str(host), port, str(database), str(sslmode), str(sslrootcert)
         )
     except ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None

@@ -13,6 +13,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import
     postgres_exporter,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import AddressError
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import integer
 
 
 def exporter_environment(
@@ -28,10 +29,10 @@ def exporter_environment(
     try:
         return pgbouncer_exporter.environment_file(
             str(process_settings["unix_socket_dir"]),
-            int(str(pooler_port)),
+            integer(pooler_port, "pgbouncer_listen_port"),
             str(user),
             str(password),
-            pgbouncer_exporter.listen_address(address, exporter_port, int(str(process))),
+            pgbouncer_exporter.listen_address(address, exporter_port, integer(process, "process number")),
         )
     except (KeyError, ValueError, AddressError) as exc:
         raise AnsibleFilterError(f"pgbouncer_exporter_user: {exc}") from None

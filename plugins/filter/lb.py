@@ -12,6 +12,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_exporter import (
     bcrypt_hash,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 # HAProxy checks a basic-auth password with crypt(3) in its event loop, on every request, without
 # a cache: a cost of 12 would stall that thread's connections for a quarter of a second per
@@ -28,7 +29,7 @@ def lb_model(inputs: Mapping[str, Any], hostvars: Mapping[str, Any], host: str) 
     """The checked and derived values the templates render (fails with the errors, if any)."""
     try:
         model = lb_config.lb_model(inputs, hostvars, str(host))
-    except lb_config.LbConfigError as exc:
+    except ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None
     metrics = model["metrics"]
     if metrics:
@@ -43,7 +44,7 @@ def lb_metrics_endpoints(inputs: Mapping[str, Any], hostvars: Mapping[str, Any],
     """Where the monitoring hosts scrape this lb host ({} without pgbouncer_lb_metrics); no secret."""
     try:
         return lb_config.metrics_endpoints(lb_config.lb_model(inputs, hostvars, str(host)))
-    except lb_config.LbConfigError as exc:
+    except ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 

@@ -1,9 +1,10 @@
 """Filters over the PgBouncer package a host installs: the repository it comes from, the version
-it will run, and that version's security advisories (module_utils/apt_policy,
-plugin_utils/pgbouncer_advisories)."""
+it will run (and the release its settings are checked against), and that version's security
+advisories (module_utils/apt_policy, plugin_utils/pgbouncer_advisories)."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -14,13 +15,15 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils import
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import (
     pgbouncer_advisories as advisories,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config as model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_settings import load_table
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_model import pooler_config
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import is_loopback
 
 
 def listening_reach(listen_addr: str) -> str:
     """Where a pooler with ``listen_addr`` (the rendered value) can be reached from, in words."""
     addresses = [address.strip() for address in str(listen_addr).split(",") if address.strip()]
-    outside = [address for address in addresses if not model.is_loopback(address)]
+    outside = [address for address in addresses if not is_loopback(address)]
     if outside:
         return f"on {', '.join(outside)} (reachable from the network) and a unix socket"
     return "on loopback and a unix socket (every local user and process of the host can reach it)"
@@ -36,7 +39,7 @@ def advisory_verdict(
         release = advisories.upstream_release(package_version)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
-    errors, sections = model.pooler_config(inputs, release)
+    errors, sections = pooler_config(inputs, release)
     if errors:
         # The settings check reports these by name; the advisories are judged on a valid config.
         return {"errors": [], "notes": []}
@@ -113,6 +116,23 @@ def install_source(
     return "distro" if not advisory_verdict(inputs, package, accepted)["errors"] else "pgdg"
 
 
+def target_version(policy: str, install_source: str) -> str:
+    """The release to check settings against, from ``apt-cache policy pgbouncer``: the installed
+    one, else the candidate (distro packages) or the newest the settings table knows (PGDG, not
+    added yet); '0' when there is none."""
+
+    def field(name: str) -> str | None:
+        match = re.search(rf"^\s*{name}:\s*(?:[0-9]+:)?([0-9]+\.[0-9]+(?:\.[0-9]+)?)", policy, re.M)
+        return match.group(1) if match else None
+
+    installed, candidate = field("Installed"), field("Candidate")
+    if installed:
+        return installed
+    if install_source == "pgdg":
+        return load_table().newest
+    return candidate or "0"
+
+
 def url_host(url: str) -> str:
     """The host of a repository URL (checked by url_errors first), as apt pins it by origin."""
     host = urllib.parse.urlsplit(str(url)).hostname
@@ -131,6 +151,7 @@ class FilterModule:
             "install_source": install_source,
             "package_to_run": package_to_run,
             "release_advisories": release_advisories,
+            "target_version": target_version,
             "upstream_release": upstream_release,
             "url_host": url_host,
         }

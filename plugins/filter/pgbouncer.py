@@ -1,4 +1,5 @@
-"""Filters over the toolkit's model of PgBouncer's configuration (plugin_utils/pgbouncer_config)."""
+"""Filters over the toolkit's model of PgBouncer's configuration (plugin_utils/pooler_model,
+pgbouncer_settings, pgbouncer_files, value_checks, sql_text)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,19 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_show import (
     show_config_value,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config as model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_files
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pooler_model as model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_settings import (
+    load_table,
+    reloadable_settings,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.sql_text import quote_ident
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
+    ConfigError,
+    check_text,
+    password_errors,
+    url_errors,
+)
 
 
 def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
@@ -22,10 +35,10 @@ def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
     if not errors:
         for sections in per_process:
             try:
-                model.one_line_each(sections)
-            except model.ConfigError as exc:
+                pgbouncer_files.one_line_each(sections)
+            except ConfigError as exc:
                 errors.append(str(exc))
-    table = model.load_table()
+    table = load_table()
     return {
         "errors": errors,
         "processes": [
@@ -44,16 +57,16 @@ def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
 def userlist(user: str, password: str) -> str:
     """userlist.txt holding the auth user's entry only."""
     try:
-        return model.userlist(str(user), str(password))
-    except model.ConfigError as exc:
+        return pgbouncer_files.userlist(str(user), str(password))
+    except ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
 def deb822_field(value: object) -> str:
     """A deb822 field value: one line, no surrounding whitespace (a line break would add a field)."""
     try:
-        return model.check_text(value, "apt source field")
-    except model.ConfigError as exc:
+        return check_text(value, "apt source field")
+    except ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
@@ -79,12 +92,11 @@ class FilterModule:
     def filters(self) -> dict[str, object]:
         return {
             "deb822_field": deb822_field,
-            "password_errors": model.password_errors,
-            "quote_ident": model.quote_ident,
-            "reloadable_settings": lambda version: model.reloadable_settings(str(version)),
+            "password_errors": password_errors,
+            "quote_ident": quote_ident,
+            "reloadable_settings": lambda version: reloadable_settings(str(version)),
             "pid_changes": pid_changes,
             "pooler_model": pooler_model,
-            "target_version": model.target_version,
-            "url_errors": model.url_errors,
+            "url_errors": url_errors,
             "userlist": userlist,
         }

@@ -8,7 +8,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pg_hba, postgresql_model
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import ConfigError
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 
 def hba_block(

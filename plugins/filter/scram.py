@@ -24,6 +24,8 @@ import unicodedata
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import integer_or_none
+
 DEFAULT_ITERATIONS = 4096
 MIN_ITERATIONS = 4096
 MAX_ITERATIONS = 10_000_000
@@ -113,9 +115,10 @@ def _check_iterations(iterations: object) -> int:
     """A plain ``int`` from an int or a decimal string (inventories deliver either)."""
     if isinstance(iterations, bool) or not isinstance(iterations, (int, str)):
         raise AnsibleFilterError(f"SCRAM iterations must be an integer, got {type(iterations).__name__}")
-    if isinstance(iterations, str) and not (iterations.isascii() and iterations.isdigit()):
+    # A string is read by the toolkit's one integer parser: ASCII digits, no sign.
+    count = integer_or_none(iterations, 0) if isinstance(iterations, str) else int(iterations)
+    if count is None:
         raise AnsibleFilterError(f"SCRAM iterations must be an integer, got {iterations!r}")
-    count = int(iterations)
     if not MIN_ITERATIONS <= count <= MAX_ITERATIONS:
         raise AnsibleFilterError(
             f"SCRAM iterations must be between {MIN_ITERATIONS} and {MAX_ITERATIONS}, got {count}"

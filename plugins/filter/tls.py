@@ -9,13 +9,14 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import tls
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.tls_files import tls_file
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 
 def subject_alt_names(sources: Mapping[str, Iterable[object]]) -> list[str]:
     """subjectAltName entries (DNS:..., IP:...) for {where: names}; a bad name fails, by name."""
     try:
         return tls.subject_alt_names(sources)
-    except tls.TlsError as exc:
+    except ConfigError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
@@ -23,7 +24,7 @@ def tls_name_errors(sources: Mapping[str, Iterable[object]]) -> list[str]:
     """[] or why a name of {where: names} cannot go into a certificate."""
     try:
         tls.subject_alt_names(sources)
-    except tls.TlsError as exc:
+    except ConfigError as exc:
         return [str(exc)]
     return []
 

@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
     check_host,
     check_name,
     check_text,
+    integer,
+    integer_or_none,
 )
 
 ALIAS = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -67,7 +69,7 @@ SSLMODES = ("", "disable", "allow", "prefer", "require", "verify-ca", "verify-fu
 
 
 def database_url(
-    user: str, host: str, port: int, database: str, sslmode: str = "", sslrootcert: str = ""
+    user: str, host: str, port: object, database: str, sslmode: str = "", sslrootcert: str = ""
 ) -> str:
     """``postgresql://user@host:port/database[?sslmode=...&sslrootcert=...]`` with user, database,
     a socket path and the query values encoded; the host checked as check_endpoint checks it, an
@@ -78,7 +80,10 @@ def database_url(
     elif ":" in netloc_host:
         netloc_host = f"[{netloc_host}]"
     url = "postgresql://{}@{}:{}/{}".format(
-        urllib.parse.quote(user, safe=""), netloc_host, int(port), urllib.parse.quote(database, safe="")
+        urllib.parse.quote(user, safe=""),
+        netloc_host,
+        integer(port, "pgbouncer_app_files_port"),
+        urllib.parse.quote(database, safe=""),
     )
     if sslmode not in SSLMODES:
         raise ConfigError(
@@ -151,6 +156,6 @@ def check_endpoint(host: Any, port: Any, where: str) -> str:
         raise ConfigError(f"{where}_host: one host, not a list, got {host!r}")
     rendered = check_host(host, f"{where}_host")
     check_text(port, f"{where}_port")
-    if isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535:
+    if integer_or_none(port, 1, 65535) is None:
         raise ConfigError(f"{where}_port: must be a TCP port, got {port!r}")
     return rendered

@@ -34,7 +34,7 @@ Counting rules, each PgBouncer's own:
   before they take a max_connections slot), and entries whose ``host`` or ``port`` is not
   pgbouncer_server_host/port (they use another server's budget; each is listed in ``notes``).
 
-Values may be strings or Ansible-tagged ints and are read with pgbouncer_config's ``_integer``. A
+Values may be strings or Ansible-tagged ints and are read with value_checks' ``integer``. A
 value that is not an integer, or is negative, is counted as unset (the next level applies) and
 named in ``notes``; pooler_config reports it as an error before anything is deployed. The budget
 never raises on a bad inventory.
@@ -48,12 +48,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_role import role_default
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_settings import load_table
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
-    _as_list,
-    _integer,
-    load_table,
-    role_default,
+    as_list,
+    integer,
 )
 
 HEADROOM_VARIABLE = "pgbouncer_postgresql_budget_headroom"
@@ -138,7 +138,7 @@ def _count(value: object, where: str, notes: list[str]) -> int | None:
     if value is None:
         return None
     try:
-        number = _integer(value, where)
+        number = integer(value, where)
     except ConfigError as exc:
         notes.append(f"{exc}; counted as unset")
         return None
@@ -184,7 +184,7 @@ def _reserve_off(settings: Mapping[str, Any], notes: list[str]) -> bool:
 def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
     """Every pool one PgBouncer process of a host with role variables ``inputs`` can have."""
     settings = _mapping(inputs.get("pgbouncer_settings"))
-    compiled_default = _integer(load_table().get("pgbouncer", "default_pool_size").default, "default")
+    compiled_default = integer(load_table().get("pgbouncer", "default_pool_size").default, "default")
     default_size = _count(inputs.get(DEFAULT_POOL_SIZE_VARIABLE), DEFAULT_POOL_SIZE_VARIABLE, notes)
     default = (compiled_default if default_size is None else default_size, DEFAULT_POOL_SIZE_VARIABLE)
     reserve_off = _reserve_off(settings, notes)
@@ -237,7 +237,7 @@ def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
         )
 
     entries: dict[str, dict[str, Any]] = {}
-    for index, entry in enumerate(_as_list(inputs.get("pgbouncer_databases"))):
+    for index, entry in enumerate(as_list(inputs.get("pgbouncer_databases"))):
         where = f"pgbouncer_databases[{index}]"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not entry["name"]:
             notes.append(f"{where}: not a mapping with a name; not counted")
@@ -276,7 +276,7 @@ def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
     # (entry index, role index, pool): sorted so pools come entry by entry, as declared.
     pools: list[tuple[int, int, _Pool]] = []
     seen_roles: set[str] = set()
-    for index, role in enumerate(_as_list(inputs.get("pgbouncer_roles"))):
+    for index, role in enumerate(as_list(inputs.get("pgbouncer_roles"))):
         where = f"pgbouncer_roles[{index}]"
         if not isinstance(role, Mapping) or not isinstance(role.get("name"), str) or not role["name"]:
             notes.append(f"{where}: not a mapping with a name; not counted")
@@ -300,7 +300,7 @@ def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
             global_user_cap,
         )
         allowed: list[str] = []
-        for database in _as_list(role.get("databases")):
+        for database in as_list(role.get("databases")):
             if isinstance(database, str) and str(database) in entries and str(database) not in allowed:
                 allowed.append(str(database))
         for database in allowed:
@@ -484,11 +484,11 @@ def available_connections(server: Mapping[str, Any], headroom: object) -> tuple[
             values[key] = 0  # PostgreSQL before 16 has no reserved_connections
             continue
         try:
-            values[key] = _integer(value, f"server {key}")
+            values[key] = integer(value, f"server {key}")
         except ConfigError as exc:
             problems.append(str(exc))
     try:
-        values["headroom"] = _integer(headroom, HEADROOM_VARIABLE)
+        values["headroom"] = integer(headroom, HEADROOM_VARIABLE)
         if values["headroom"] < 0:
             problems.append(f"{HEADROOM_VARIABLE}: {values['headroom']} must be 0 or more")
     except ConfigError as exc:
@@ -543,7 +543,7 @@ def worst_case(
     unbounded: dict[str, list[str]] = {}
     available, _arithmetic, _problems = available_connections(server, headroom)
 
-    for index, pooler in enumerate(_as_list(poolers)):
+    for index, pooler in enumerate(as_list(poolers)):
         if not isinstance(pooler, Mapping):
             notes.append(f"pooler {index}: not a mapping; not counted")
             continue

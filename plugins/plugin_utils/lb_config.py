@@ -13,7 +13,7 @@ host and its variable) it comes from and never holds the VRRP password.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import (
@@ -25,6 +25,11 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.scrape
     scrape_credential_errors,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.tls_files import TLS_FILES
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
+    ConfigError,
+    collect,
+    integer,
+)
 
 # Linux interface names: 1 to 15 bytes (IFNAMSIZ - 1), no whitespace, '/' or ':'. Narrowed to
 # what real names use, so nothing of keepalived's syntax (quotes, '#', '!', '$', '@', '~', braces)
@@ -72,44 +77,24 @@ INTEGERS: dict[str, tuple[int, int]] = {
 }
 
 
-class LbConfigError(ValueError):
-    """A value that cannot go into haproxy.cfg or keepalived.conf; the message names it."""
-
-
-def as_int(value: object, where: str, low: int, high: int) -> int:
-    """An integer from an int or a string of digits (templated inventory values arrive as
-    either), within ``low``..``high``."""
-    if isinstance(value, bool):
-        raise LbConfigError(f"{where}: must be an integer, got a boolean")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value):
-        number = int(value)
-    else:
-        raise LbConfigError(f"{where}: must be an integer, got {value!r}")
-    if not low <= number <= high:
-        raise LbConfigError(f"{where}: {number} is out of range ({low} to {high})")
-    return number
-
-
 def as_time(value: object, where: str, low_ms: int, high_ms: int) -> str:
     """An HAProxy time with its unit (``30m``, ``2s``, ``500ms``), within the bounds."""
     text = value if isinstance(value, str) else None
     match = TIME.fullmatch(text) if text is not None else None
     if match is None:
-        raise LbConfigError(
+        raise ConfigError(
             f"{where}: {value!r} must be a number with a unit, us, ms, s, m, h or d "
             "(HAProxy reads a bare number as milliseconds)"
         )
     milliseconds = int(match.group(1)) * TIME_UNITS_MS[match.group(2)]
     if not low_ms <= milliseconds <= high_ms:
-        raise LbConfigError(f"{where}: {value} is out of range ({low_ms} ms to {high_ms} ms)")
+        raise ConfigError(f"{where}: {value} is out of range ({low_ms} ms to {high_ms} ms)")
     return str(text)
 
 
 def as_bool(value: object, where: str) -> bool:
     if not isinstance(value, bool):
-        raise LbConfigError(f"{where}: must be true or false, got {value!r}")
+        raise ConfigError(f"{where}: must be true or false, got {value!r}")
     return value
 
 
@@ -117,18 +102,18 @@ def as_address(value: object, where: str, *, ipv4_only: bool = False) -> str:
     """One IP address (a host prefix, /32 or /128, is allowed and dropped: pgbouncer_address
     may carry one for pg_hba.conf)."""
     if not isinstance(value, str):
-        raise LbConfigError(f"{where}: must be an IP address, got {type(value).__name__}")
+        raise ConfigError(f"{where}: must be an IP address, got {type(value).__name__}")
     try:
         interface = parse_interface(value)
     except AddressError as exc:
-        raise LbConfigError(f"{where}: {value!r} is not an IP address ({exc})") from None
+        raise ConfigError(f"{where}: {value!r} is not an IP address ({exc})") from None
     if interface.network.prefixlen != interface.max_prefixlen:
-        raise LbConfigError(f"{where}: {value!r} is a network, not one address")
+        raise ConfigError(f"{where}: {value!r} is a network, not one address")
     if ipv4_only and interface.version != 4:
-        raise LbConfigError(f"{where}: {value!r} is not an IPv4 address (the VIP and VRRP are IPv4 here)")
+        raise ConfigError(f"{where}: {value!r} is not an IPv4 address (the VIP and VRRP are IPv4 here)")
     address = interface.ip
     if address.is_unspecified or address.is_loopback or address.is_multicast or address.is_link_local:
-        raise LbConfigError(f"{where}: {value!r} cannot be a host's address (unspecified, loopback, ...)")
+        raise ConfigError(f"{where}: {value!r} cannot be a host's address (unspecified, loopback, ...)")
     return str(address)
 
 
@@ -152,35 +137,27 @@ def host_address(host: str, variables: Mapping[str, Any]) -> str:
     facts = variables.get("ansible_facts") or {}
     gathered = (facts.get("default_ipv4") or {}).get("address")
     if not gathered:
-        raise LbConfigError(
+        raise ConfigError(
             f"{host}: no address; set pgbouncer_address on the host or gather its facts (default_ipv4)"
         )
     return as_address(gathered, f"{host}: default IPv4 address")
 
 
-def _collect(errors: list[str], check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    try:
-        return check(*args, **kwargs)
-    except LbConfigError as exc:
-        errors.append(str(exc))
-        return None
-
-
 def _host_list(value: object, where: str, hostvars: Mapping[str, Any], minimum: int) -> list[str]:
     if not isinstance(value, Sequence) or isinstance(value, str):
-        raise LbConfigError(f"{where}: must be a list of inventory host names")
+        raise ConfigError(f"{where}: must be a list of inventory host names")
     hosts = list(value)
     if len(hosts) < minimum:
         group = "pgbouncer_lb" if where == "pgbouncer_lb_peer_hosts" else "pgbouncer_central"
-        raise LbConfigError(
+        raise ConfigError(
             f"{where}: has {len(hosts)} host(s), needs at least {minimum} (the {group} group by default)"
         )
     for host in hosts:
         if not isinstance(host, str) or host not in hostvars:
-            raise LbConfigError(f"{where}: {host!r} is not a host of the inventory")
+            raise ConfigError(f"{where}: {host!r} is not a host of the inventory")
     duplicates = sorted({host for host in hosts if hosts.count(host) > 1})
     if duplicates:
-        raise LbConfigError(f"{where}: {', '.join(duplicates)} listed twice")
+        raise ConfigError(f"{where}: {', '.join(duplicates)} listed twice")
     return hosts
 
 
@@ -209,13 +186,13 @@ def lb_config(
     (what the templates render) only when there is none."""
     errors: list[str] = []
 
-    virtual_ip = _collect(
+    virtual_ip = collect(
         errors, as_address, inputs.get("pgbouncer_lb_virtual_ip"), "pgbouncer_lb_virtual_ip", ipv4_only=True
     )
-    peers = _collect(
+    peers = collect(
         errors, _host_list, inputs.get("pgbouncer_lb_peer_hosts"), "pgbouncer_lb_peer_hosts", hostvars, 2
     )
-    backends = _collect(
+    backends = collect(
         errors,
         _host_list,
         inputs.get("pgbouncer_lb_backend_hosts"),
@@ -228,7 +205,7 @@ def lb_config(
 
     peer_addresses: dict[str, str] = {}
     for peer in peers or []:
-        address = _collect(errors, host_address, peer, hostvars[peer])
+        address = collect(errors, host_address, peer, hostvars[peer])
         if address is not None and parse_address(address).version != 4:
             errors.append(f"{peer}: address {address} is not IPv4 (VRRP advertisements go over IPv4 here)")
         elif address is not None:
@@ -239,8 +216,8 @@ def lb_config(
             errors.append(f"{peer}: address {address} is also the address of {seen[address]}")
         seen[address] = peer
 
-    port = _collect(
-        errors, as_int, inputs.get("pgbouncer_lb_port"), "pgbouncer_lb_port", *INTEGERS["pgbouncer_lb_port"]
+    port = collect(
+        errors, integer, inputs.get("pgbouncer_lb_port"), "pgbouncer_lb_port", *INTEGERS["pgbouncer_lb_port"]
     )
     servers = []
     for backend in backends or []:
@@ -252,10 +229,10 @@ def lb_config(
                 "(letters, digits, '-', '_', '.', ':'; at most 64)"
             )
             continue
-        address = _collect(errors, host_address, backend, variables)
-        backend_port = _collect(
+        address = collect(errors, host_address, backend, variables)
+        backend_port = collect(
             errors,
-            as_int,
+            integer,
             variables.get("pgbouncer_listen_port", DEFAULT_BACKEND_PORT),
             f"{where}pgbouncer_listen_port",
             1,
@@ -304,13 +281,18 @@ def lb_config(
         )
         interface = None
 
-    router_id = _collect(
-        errors, as_int, inputs.get("pgbouncer_lb_virtual_router_id"), "pgbouncer_lb_virtual_router_id", 0, 255
+    router_id = collect(
+        errors,
+        integer,
+        inputs.get("pgbouncer_lb_virtual_router_id"),
+        "pgbouncer_lb_virtual_router_id",
+        0,
+        255,
     )
     if router_id == 0 and virtual_ip is not None:
         router_id = derived_router_id(virtual_ip)
 
-    priority = _collect(errors, as_int, inputs.get("pgbouncer_lb_priority"), "pgbouncer_lb_priority", 0, 254)
+    priority = collect(errors, integer, inputs.get("pgbouncer_lb_priority"), "pgbouncer_lb_priority", 0, 254)
     if priority == 0 and peers is not None and host in peers:
         index = peers.index(host)
         if derived_priority(index) < PRIORITY_RANGE[0]:
@@ -321,14 +303,14 @@ def lb_config(
         else:
             priority = derived_priority(index)
 
-    preempt = _collect(errors, as_bool, inputs.get("pgbouncer_lb_preempt"), "pgbouncer_lb_preempt")
+    preempt = collect(errors, as_bool, inputs.get("pgbouncer_lb_preempt"), "pgbouncer_lb_preempt")
     numbers = {
-        name: _collect(errors, as_int, inputs.get(name), name, low, high)
+        name: collect(errors, integer, inputs.get(name), name, low, high)
         for name, (low, high) in INTEGERS.items()
         if name != "pgbouncer_lb_port"
     }
     times = {
-        name: _collect(errors, as_time, inputs.get(name), name, low, high)
+        name: collect(errors, as_time, inputs.get(name), name, low, high)
         for name, (low, high) in TIMES.items()
     }
 
@@ -389,7 +371,7 @@ def _metrics(errors: list[str], inputs: Mapping[str, Any], port: int | None, met
     """HAProxy's /metrics frontend when pgbouncer_lb_metrics is on: {"port", "scrape_user",
     "scrape_password"}, else None. It is scraped from the monitoring hosts, so always over TLS
     with basic auth: the password is required."""
-    enabled = _collect(errors, as_bool, inputs.get("pgbouncer_lb_metrics"), "pgbouncer_lb_metrics")
+    enabled = collect(errors, as_bool, inputs.get("pgbouncer_lb_metrics"), "pgbouncer_lb_metrics")
     if not enabled:
         return None
     if metrics_port is not None and metrics_port == port:
@@ -440,8 +422,8 @@ def lb_errors(inputs: Mapping[str, Any], hostvars: Mapping[str, Mapping[str, Any
 def lb_model(
     inputs: Mapping[str, Any], hostvars: Mapping[str, Mapping[str, Any]], host: str
 ) -> dict[str, Any]:
-    """What the templates render; raises LbConfigError with every problem when there is one."""
+    """What the templates render; raises ConfigError with every problem when there is one."""
     errors, model = lb_config(inputs, hostvars, host)
     if model is None:
-        raise LbConfigError("; ".join(errors))
+        raise ConfigError("; ".join(errors))
     return model

@@ -15,9 +15,15 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
     AddressError,
     parse_address,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import url_errors
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
+    integer,
+    integer_or_none,
+    url_errors,
+)
 
 _DURATION = re.compile(r"[1-9][0-9]{0,5}(ms|s|m|h|d)")
+# Count and seconds thresholds go into the rules as written; 9 digits is more than any needs.
+WHOLE_NUMBER_MAX = 999_999_999
 
 
 def duration_errors(durations: Mapping[str, object]) -> list[str]:
@@ -47,7 +53,7 @@ def threshold_errors(thresholds: Mapping[str, object]) -> list[str]:
                 share = -1.0
             if not 0 < share <= 1:
                 errors.append(f"{name}: {value!r} is not a share above 0 and at most 1 (0.8 is 80 %)")
-        elif isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,9}", text):
+        elif integer_or_none(value, 0, WHOLE_NUMBER_MAX) is None:
             errors.append(f"{name}: {value!r} is not a whole number of 0 or more")
     return errors
 
@@ -325,7 +331,7 @@ def listen_errors(
             errors.append(f"{name}: {address!r} is not one IP address: {exc}")
     seen: dict[int, str] = {}
     for name, port in {**taken, **ports}.items():
-        number = None if isinstance(port, bool) else (int(str(port)) if str(port).isdigit() else None)
+        number = integer_or_none(port)
         if name in ports and (number is None or not 1 <= number <= 65535):
             errors.append(f"{name}: {port!r} is not a port from 1 to 65535")
             continue
@@ -341,7 +347,7 @@ def host_port(address: object, port: object) -> str:
     """address:port as Prometheus and Alertmanager flags and targets take it (IPv6 in brackets)."""
     parsed = parse_address(address)
     host = f"[{parsed}]" if parsed.version == 6 else str(parsed)
-    return f"{host}:{int(str(port))}"
+    return f"{host}:{integer(port, 'port')}"
 
 
 def ports_taken(host: str, hostvars: Mapping[str, Any], pooler_port: object) -> dict[str, object]:

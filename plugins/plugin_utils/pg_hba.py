@@ -16,7 +16,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
     AddressError,
     parse_network,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
     check_name,
     check_text,

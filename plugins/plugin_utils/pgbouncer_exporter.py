@@ -19,11 +19,14 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
     AddressError,
     parse_address,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
-    password_errors,
-)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.scrape_auth import (
     scrape_credential_errors,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
+    ConfigError,
+    integer,
+    integer_or_none,
+    password_errors,
 )
 
 BCRYPT_COST = 12
@@ -31,15 +34,6 @@ _STANDARD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+
 _BCRYPT_B64 = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 # Characters systemd's environment-file parser reads specially inside double quotes.
 _SYSTEMD_ESCAPED = '"\\`$'
-
-
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value), 10)
-    except ValueError:
-        return None
 
 
 def exporter_errors(
@@ -87,9 +81,9 @@ def exporter_errors(
             f"pgbouncer_exporter_user: {user!r} is in pgbouncer_admin_users; give the exporter a stats-only role"
         )
     errors += endpoint_errors("pgbouncer_exporter", address, scrape_user, scrape_password)
-    first = _as_int(port)
-    count = _as_int(processes) or 1
-    pooler_port = _as_int(listen_port)
+    first = integer_or_none(port)
+    count = integer_or_none(processes) or 1
+    pooler_port = integer_or_none(listen_port)
     if first is None or not 1024 <= first <= 65535 - (count - 1):
         errors.append(
             f"pgbouncer_exporter_port: {port!r} is not a port from 1024 to {65535 - (count - 1)} "
@@ -162,9 +156,9 @@ def is_network_facing(address: object) -> bool:
 
 def listen_address(address: object, port: object, process: int) -> str:
     """host:port the exporter of process ``process`` serves /metrics on (IPv6 in brackets)."""
-    first = _as_int(port)
+    first = integer_or_none(port)
     if first is None:
-        raise ValueError(f"pgbouncer_exporter_port: {port!r} is not a number")
+        raise ConfigError(f"pgbouncer_exporter_port: {port!r} is not a number")
     parsed = parse_address(address)
     host = f"[{parsed}]" if parsed.version == 6 else str(parsed)
     return f"{host}:{first + process - 1}"
@@ -199,6 +193,6 @@ def web_config(scrape_user: str, password_hash: str, cert_file: str, key_file: s
 def scrape_targets(address: object, port: object, processes: Iterable[object]) -> list[dict[str, str]]:
     """Where Prometheus scrapes each process's exporter: [{"process": "1", "target": "host:port"}]."""
     return [
-        {"process": str(process), "target": listen_address(address, port, int(str(process)))}
+        {"process": str(process), "target": listen_address(address, port, integer(process, "process number"))}
         for process in processes
     ]

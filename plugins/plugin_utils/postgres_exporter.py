@@ -17,17 +17,14 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgboun
     listen_address,
     systemd_environment_line,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
+    integer,
+    integer_or_none,
+)
 
 # The PostgreSQL role, named as the OS user Debian's unit runs the exporter as (peer auth).
 ROLE = "prometheus"
 PREFIX = "pgbouncer_postgresql_exporter"
-
-
-def _port(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    text = str(value)
-    return int(text) if text.isdigit() else None
 
 
 def exporter_errors(
@@ -57,10 +54,10 @@ def exporter_errors(
             f"which pgbouncer_roles also declares: rename that role"
         )
     errors += endpoint_errors(PREFIX, address, scrape_user, scrape_password)
-    number = _port(port)
+    number = integer_or_none(port)
     if number is None or not 1024 <= number <= 65535:
         errors.append(f"{PREFIX}_port: {port!r} is not a port from 1024 to 65535")
-    elif number == _port(postgresql_port):
+    elif number == integer_or_none(postgresql_port):
         errors.append(f"{PREFIX}_port: {number} is PostgreSQL's port (pgbouncer_postgresql_login_port)")
     return errors
 
@@ -76,7 +73,10 @@ def environment_file(
     return (
         "# Read by systemd for prometheus-postgres-exporter.service; no password (peer auth).\n"
         + systemd_environment_line(
-            "DATA_SOURCE_NAME", connection_string(socket_dir, int(str(postgresql_port)), ROLE, "postgres")
+            "DATA_SOURCE_NAME",
+            connection_string(
+                socket_dir, integer(postgresql_port, "pgbouncer_postgresql_login_port"), ROLE, "postgres"
+            ),
         )
         + "\n"
         + systemd_environment_line("ARGS", " ".join(arguments))

@@ -17,14 +17,14 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
     parse_interface,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pg_hba import hba_rules
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_model import dbname_of
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
     check_host,
     check_name,
     check_password,
     check_text,
     collect,
-    dbname_of,
 )
 
 # What VALID UNTIL takes from an inventory: 'infinity' or an ISO 8601 date with an optional time

@@ -27,31 +27,28 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
     AddressError,
     parse_address,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-
-
-class TlsError(ValueError):
-    """A name or a certificate that cannot be used; the message names where it came from."""
 
 
 def san_entry(name: object, where: str) -> str:
     """``DNS:<name>`` or ``IP:<address>`` for one name a client may connect to; refuses anything
     else (wildcards, zone ids, URLs, text with spaces or control characters)."""
     if not isinstance(name, str) or not name:
-        raise TlsError(f"{where}: {name!r} must be a host name or an IP address")
+        raise ConfigError(f"{where}: {name!r} must be a host name or an IP address")
     if re.search(r"[\s\x00-\x1f\x7f]", name):
-        raise TlsError(
+        raise ConfigError(
             f"{where}: {name!r} must be a host name or an IP address, without whitespace or control characters"
         )
     if ":" in name or re.fullmatch(r"[0-9.]+", name):
         try:
             return f"IP:{parse_address(name)}"
         except AddressError as exc:
-            raise TlsError(f"{where}: {name!r} is not an IP address ({exc})") from None
+            raise ConfigError(f"{where}: {name!r} is not an IP address ({exc})") from None
     labels = name.rstrip(".").split(".")
     if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise TlsError(
+        raise ConfigError(
             f"{where}: {name!r} must be a host name (letters, digits, '-', dot-separated; no wildcard) "
             "or an IP address"
         )
@@ -82,7 +79,7 @@ def host_names(inventory_hostname: str, facts: Mapping[str, Any]) -> list[str]:
     for name in [*names, *addresses, *LOOPBACK_NAMES]:
         try:
             san_entry(name, "host")
-        except TlsError:
+        except ConfigError:
             continue
         found.append(str(name))
     return list(dict.fromkeys(found))

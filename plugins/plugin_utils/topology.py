@@ -21,14 +21,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.lb_config import (
-    LbConfigError,
     as_address,
-    as_int,
     host_address,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_processes import (
     MAX_PEER_ID,
     MAX_PROCESSES,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
+    ConfigError,
+    integer,
 )
 
 APP_GROUP = "pgbouncer_app_hosts"
@@ -72,16 +74,16 @@ def _peer_ranges(
     for index, host in enumerate(group(groups, CENTRAL_GROUP)):
         variables = hostvars.get(host) or {}
         try:
-            processes = as_int(
+            processes = integer(
                 variables.get("pgbouncer_processes", 1), f"{host}: pgbouncer_processes", 1, MAX_PROCESSES
             )
-            base = as_int(
+            base = integer(
                 variables.get("pgbouncer_peer_id_base", index * MAX_PROCESSES),
                 f"{host}: pgbouncer_peer_id_base",
                 0,
                 MAX_PEER_ID - 1,
             )
-        except LbConfigError as exc:
+        except ConfigError as exc:
             errors.append(str(exc))
             continue
         if base + processes > MAX_PEER_ID:
@@ -153,7 +155,7 @@ def central_peering(
             continue
         try:
             address = host_address(other, hostvars[other])
-        except LbConfigError as exc:
+        except ConfigError as exc:
             raise ValueError(str(exc)) from None
         port = (hostvars.get(other) or {}).get("pgbouncer_listen_port", DEFAULT_PORT)
         remote.append({"host": address, "port": port, "peer_id_base": base, "processes": processes})
@@ -173,7 +175,7 @@ def central_endpoint(groups: Mapping[str, Sequence[str]], hostvars: Mapping[str,
         raise ValueError(f"{lb[0]}: pgbouncer_lb_virtual_ip is not set")
     try:
         host = as_address(virtual_ip, f"{lb[0]}: pgbouncer_lb_virtual_ip", ipv4_only=True)
-    except LbConfigError as exc:
+    except ConfigError as exc:
         raise ValueError(str(exc)) from None
     port = variables.get("pgbouncer_lb_port") or variables.get("pgbouncer_listen_port") or DEFAULT_PORT
     return {"host": host, "port": port}

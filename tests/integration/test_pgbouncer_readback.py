@@ -53,15 +53,17 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgboun
     show_config_value,
     shows_default,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_files import (
     QUOTED_KEYS_SINCE,
     ini_key,
-    load_table,
-    pooler_config,
     render_ini,
     userlist,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_settings import (
+    load_table,
     version_key,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_model import pooler_config
 from tests.integration.containers import derived_image, podman, repository_debs, start_container
 from tests.unit.test_pgbouncer_show import REFUSED, SHOWN
 

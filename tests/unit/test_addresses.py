@@ -16,9 +16,10 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import
     app_files,
     lb_config,
     pg_hba,
-    pgbouncer_config,
+    pgbouncer_settings,
     postgresql_model,
     topology,
+    value_checks,
 )
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
@@ -46,14 +47,14 @@ ZONE_IDS = [
 
 
 def _listen_addr(value: str) -> str:
-    table = pgbouncer_config.load_table()
-    return pgbouncer_config.check_setting(
+    table = pgbouncer_settings.load_table()
+    return pgbouncer_settings.check_setting(
         table, "pgbouncer", "listen_addr", [value], "1.24.1", "pgbouncer_listen_addr"
     )[1]
 
 
 # Every place an address from the inventory (or from facts) enters: each returns what would be
-# rendered, or raises a ValueError (ConfigError, LbConfigError) naming the variable.
+# rendered, or raises a ConfigError naming the variable.
 ENTRY_POINTS: dict[str, Callable[[str], object]] = {
     "pg_hba source (pgbouncer_postgresql_client_addresses)": lambda value: pg_hba.check_address(
         value, "pgbouncer_postgresql_client_addresses[0]"
@@ -69,7 +70,7 @@ ENTRY_POINTS: dict[str, Callable[[str], object]] = {
         )[0],
         "pgbouncer_postgresql_client_addresses[0]",
     ),
-    "PgBouncer host (pgbouncer_server_host)": lambda value: pgbouncer_config.check_host(
+    "PgBouncer host (pgbouncer_server_host)": lambda value: value_checks.check_host(
         value, "pgbouncer_server_host"
     ),
     "PgBouncer listen_addr (pgbouncer_listen_addr)": _listen_addr,
@@ -222,9 +223,9 @@ def test_every_entry_point_renders_the_canonical_text(entry, value, rendered):
     ],
 )
 def test_host_names_carry_nothing_but_labels(text):
-    assert not pgbouncer_config.is_host_or_address(text)
-    with pytest.raises(pgbouncer_config.ConfigError, match="pgbouncer_server_host: "):
-        pgbouncer_config.check_host(text, "pgbouncer_server_host")
+    assert not value_checks.is_host_or_address(text)
+    with pytest.raises(value_checks.ConfigError, match="pgbouncer_server_host: "):
+        value_checks.check_host(text, "pgbouncer_server_host")
 
 
 @pytest.mark.parametrize(
@@ -242,4 +243,4 @@ def test_host_names_carry_nothing_but_labels(text):
     ],
 )
 def test_host_names_and_addresses_are_accepted(text):
-    assert pgbouncer_config.is_host_or_address(text)
+    assert value_checks.is_host_or_address(text)

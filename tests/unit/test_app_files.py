@@ -11,7 +11,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import app_files as app_filter
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import app_files
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import ConfigError
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 # What a URL may hold after encoding: no quote, space, '$', '`', '\\', '#' or '%' other than an escape.
 URL_TEXT = re.compile(

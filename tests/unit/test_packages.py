@@ -166,3 +166,18 @@ def test_upstream_release_keeps_no_package():
     assert packages.upstream_release("0") == "0"
     with pytest.raises(AnsibleFilterError):
         packages.upstream_release("latest")
+
+
+@pytest.mark.parametrize(
+    ("policy", "source", "expected"),
+    [
+        ("pgbouncer:\n  Installed: 1.24.1-1+deb13u2\n  Candidate: 1.24.1-1+deb13u2\n", "distro", "1.24.1"),
+        ("pgbouncer:\n  Installed: (none)\n  Candidate: 1.18.0-1\n", "distro", "1.18.0"),
+        ("pgbouncer:\n  Installed: (none)\n  Candidate: 1:1.25.2-1.pgdg13+1\n", "distro", "1.25.2"),
+        ("pgbouncer:\n  Installed: (none)\n  Candidate: (none)\n", "distro", "0"),
+        ("", "distro", "0"),
+        ("pgbouncer:\n  Installed: (none)\n  Candidate: (none)\n", "pgdg", "1.26.1"),
+    ],
+)
+def test_target_version(policy, source, expected):
+    assert packages.target_version(policy, source) == expected

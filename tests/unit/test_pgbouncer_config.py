@@ -13,7 +13,17 @@ import yaml
 from ansible.plugins.filter.core import comment
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import pgbouncer as pgbouncer_filter
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config as model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import (
+    pgbouncer_files,
+    pgbouncer_role,
+    pgbouncer_settings,
+    pooler_processes,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pooler_model as model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
+    ConfigError,
+    url_errors,
+)
 
 RELEASE = "1.24.1"
 TYPES = {"integer", "boolean", "enum", "time", "size", "string", "list", "path", "mode"}
@@ -76,13 +86,15 @@ def errors(inputs, version=RELEASE):
 
 
 def test_table_is_consistent():
-    table = model.load_table()
+    table = pgbouncer_settings.load_table()
     assert table.versions[0] == "1.22.0" and table.newest == "1.26.1"
     for section, keys in table.sections.items():
         assert keys, section
         for key, setting in keys.items():
             assert setting.type in TYPES, (section, key)
-            assert model.version_key(setting.since) <= model.version_key(table.newest), (section, key)
+            assert pgbouncer_settings.version_key(setting.since) <= pgbouncer_settings.version_key(
+                table.newest
+            ), (section, key)
             if setting.type == "enum":
                 assert setting.choices_in(table.newest), (section, key)
             if setting.min is not None and setting.max is not None:
@@ -104,7 +116,7 @@ def test_table_is_consistent():
     ],
 )
 def test_keys_follow_the_release(version, key, present):
-    assert (key in model.reloadable_settings(version)) is present
+    assert (key in pgbouncer_settings.reloadable_settings(version)) is present
 
 
 @pytest.mark.parametrize(
@@ -117,11 +129,11 @@ def test_keys_follow_the_release(version, key, present):
     ],
 )
 def test_reload_flags(key, reload):
-    assert model.reloadable_settings(RELEASE)[key] is reload
+    assert pgbouncer_settings.reloadable_settings(RELEASE)[key] is reload
 
 
 def test_versioned_defaults_and_choices():
-    table = model.load_table()
+    table = pgbouncer_settings.load_table()
     assert table.get("pgbouncer", "track_extra_parameters").default_in("1.24.1") == "IntervalStyle"
     assert table.get("pgbouncer", "track_extra_parameters").default_in("1.26.1") == ""
     assert "ldap" not in table.get("pgbouncer", "auth_type").choices_in("1.24.1")
@@ -153,8 +165,8 @@ def test_versioned_defaults_and_choices():
     ],
 )
 def test_values_render_as_pgbouncer_reads_them(section, key, value, expected):
-    table = model.load_table()
-    assert model.check_setting(table, section, key, value, RELEASE, "x")[1] == expected
+    table = pgbouncer_settings.load_table()
+    assert pgbouncer_settings.check_setting(table, section, key, value, RELEASE, "x")[1] == expected
 
 
 @pytest.mark.parametrize(
@@ -195,11 +207,11 @@ def test_values_render_as_pgbouncer_reads_them(section, key, value, expected):
     ],
 )
 def test_values_pgbouncer_would_misread_are_refused(section, key, value, message):
-    table = model.load_table()
+    table = pgbouncer_settings.load_table()
     with pytest.raises(
-        model.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+        ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
     ):
-        model.check_setting(table, section, key, value, RELEASE, "where")
+        pgbouncer_settings.check_setting(table, section, key, value, RELEASE, "where")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -209,7 +221,7 @@ def test_values_pgbouncer_would_misread_are_refused(section, key, value, message
 def test_valid_model_renders_one_line_per_declared_key():
     errs, sections = model.pooler_config(VALID, RELEASE)
     assert errs == []
-    text = model.render_ini(sections, "; header")
+    text = pgbouncer_files.render_ini(sections, "; header")
     assert sections["databases"] == {
         "pgbouncer_auth": "dbname='pgbouncer_auth' host='10.0.0.2' port=5432 pool_size=2",
         "app": "dbname='app' host='10.0.0.2' port=5432 pool_size=10",
@@ -372,7 +384,7 @@ def test_quoted_entry_names_are_accepted_from_1_25():
     )
     errs, sections = model.pooler_config(inputs, "1.25.0")
     assert errs == []
-    text = model.render_ini(sections)
+    text = pgbouncer_files.render_ini(sections)
     assert "'my db #1' = dbname='my db #1'" in text
     assert "'App Role' = pool_size=3" in text
 
@@ -435,8 +447,8 @@ def test_no_value_can_add_a_line(place, hostile):
 
 
 def test_render_refuses_a_value_spanning_lines():
-    with pytest.raises(model.ConfigError, match="spans more than one line"):
-        model.render_ini({"pgbouncer": {"x": "1\ny = 2"}})
+    with pytest.raises(ConfigError, match="spans more than one line"):
+        pgbouncer_files.render_ini({"pgbouncer": {"x": "1\ny = 2"}})
 
 
 @pytest.mark.parametrize(
@@ -448,15 +460,15 @@ def test_render_refuses_a_value_spanning_lines():
     ],
 )
 def test_connection_strings_quote_every_text_value(pairs, expected):
-    assert model.connstr(pairs) == expected
+    assert pgbouncer_files.connstr(pairs) == expected
 
 
 def test_userlist_escapes_quotes_and_refuses_line_breaks():
-    assert model.userlist('Pgb "Q"', 'pa"ss') == '"Pgb ""Q""" "pa""ss"\n'
-    with pytest.raises(model.ConfigError, match="pgbouncer_auth_password: must not contain line breaks"):
-        model.userlist("auth", "pass\nword")
-    with pytest.raises(model.ConfigError, match="longer than 1024 bytes"):
-        model.userlist("auth", "x" * 1025)
+    assert pgbouncer_files.userlist('Pgb "Q"', 'pa"ss') == '"Pgb ""Q""" "pa""ss"\n'
+    with pytest.raises(ConfigError, match="pgbouncer_auth_password: must not contain line breaks"):
+        pgbouncer_files.userlist("auth", "pass\nword")
+    with pytest.raises(ConfigError, match="longer than 1024 bytes"):
+        pgbouncer_files.userlist("auth", "x" * 1025)
 
 
 @pytest.mark.parametrize(
@@ -493,7 +505,7 @@ def test_userlist_escapes_quotes_and_refuses_line_breaks():
     ],
 )
 def test_process_settings(processes, process, expected):
-    assert model.process_settings(processes, "/var/run/postgresql", 6432, process) == expected
+    assert pooler_processes.process_settings(processes, "/var/run/postgresql", 6432, process) == expected
 
 
 @pytest.mark.parametrize(
@@ -529,21 +541,6 @@ def test_every_process_file_has_the_same_peers_and_its_own_identity():
 
 
 @pytest.mark.parametrize(
-    ("policy", "source", "expected"),
-    [
-        ("pgbouncer:\n  Installed: 1.24.1-1+deb13u2\n  Candidate: 1.24.1-1+deb13u2\n", "distro", "1.24.1"),
-        ("pgbouncer:\n  Installed: (none)\n  Candidate: 1.18.0-1\n", "distro", "1.18.0"),
-        ("pgbouncer:\n  Installed: (none)\n  Candidate: 1:1.25.2-1.pgdg13+1\n", "distro", "1.25.2"),
-        ("pgbouncer:\n  Installed: (none)\n  Candidate: (none)\n", "distro", "0"),
-        ("", "distro", "0"),
-        ("pgbouncer:\n  Installed: (none)\n  Candidate: (none)\n", "pgdg", "1.26.1"),
-    ],
-)
-def test_target_version(policy, source, expected):
-    assert model.target_version(policy, source) == expected
-
-
-@pytest.mark.parametrize(
     ("url", "ok"),
     [
         ("https://apt.postgresql.org/pub/repos/apt", True),
@@ -563,14 +560,14 @@ def test_target_version(policy, source, expected):
     ],
 )
 def test_url_errors(url, ok):
-    assert (model.url_errors(url, "v") == []) is ok
+    assert (url_errors(url, "v") == []) is ok
 
 
 CENTRAL_PAIR = [{"host": "10.0.0.12", "port": 6432, "peer_id_base": 16, "processes": 2}]
 
 
 def test_peers_across_hosts_reach_every_process_of_the_other_host_at_its_address():
-    settings = model.process_settings(2, "/var/run/postgresql", 6432, 2, 0, CENTRAL_PAIR)
+    settings = pooler_processes.process_settings(2, "/var/run/postgresql", 6432, 2, 0, CENTRAL_PAIR)
     assert settings["peer_id"] == "2"
     assert settings["peers"] == {
         1: {"host": "/var/run/postgresql", "port": 6432},
@@ -630,7 +627,7 @@ def test_peer_ids_are_unique_and_in_range(base, remote, message):
 
 PATH_KEYS = sorted(
     key
-    for key, setting in model.load_table().sections["pgbouncer"].items()
+    for key, setting in pgbouncer_settings.load_table().sections["pgbouncer"].items()
     if setting.type == "path" and setting.exists_in(RELEASE)
 )
 
@@ -652,11 +649,11 @@ PATH_KEYS = sorted(
 )
 @pytest.mark.parametrize("key", PATH_KEYS)
 def test_every_path_setting_is_checked_after_normalising(key, path, message):
-    table = model.load_table()
+    table = pgbouncer_settings.load_table()
     with pytest.raises(
-        model.ConfigError, match=re.escape(f"pgbouncer_settings.{key}: ") + ".*" + re.escape(message)
+        ConfigError, match=re.escape(f"pgbouncer_settings.{key}: ") + ".*" + re.escape(message)
     ):
-        model.check_setting(table, "pgbouncer", key, path, RELEASE, f"pgbouncer_settings.{key}")
+        pgbouncer_settings.check_setting(table, "pgbouncer", key, path, RELEASE, f"pgbouncer_settings.{key}")
 
 
 @pytest.mark.parametrize(
@@ -671,8 +668,8 @@ def test_every_path_setting_is_checked_after_normalising(key, path, message):
 )
 @pytest.mark.parametrize("key", PATH_KEYS)
 def test_every_path_setting_renders_the_normalised_path(key, path, rendered):
-    table = model.load_table()
-    assert model.check_setting(table, "pgbouncer", key, path, RELEASE, "x")[1] == rendered
+    table = pgbouncer_settings.load_table()
+    assert pgbouncer_settings.check_setting(table, "pgbouncer", key, path, RELEASE, "x")[1] == rendered
 
 
 def test_the_rendered_file_holds_normalised_paths():
@@ -752,7 +749,7 @@ def test_the_role_template_writes_exactly_what_the_model_renders(processes):
         __pgbouncer_process=processes,
     )
     body = "\n".join(line for line in text.splitlines() if not line.startswith(";")) + "\n"
-    assert body == model.render_ini(sections)
+    assert body == pgbouncer_files.render_ini(sections)
     assert re.findall(r"^\[(\w+)\]$", body, re.MULTILINE) == list(sections)
     assert {"databases", "users", "peers", "pgbouncer"} <= set(sections)
 
@@ -768,7 +765,7 @@ def test_the_role_template_writes_exactly_what_the_model_renders(processes):
 )
 def test_a_value_the_inputs_leave_out_is_the_role_default(variable, expected):
     """One home for defaults: the role's defaults/main.yml, read, not copied."""
-    assert model.role_default(variable) == expected
+    assert pgbouncer_role.role_default(variable) == expected
 
 
 def test_max_client_conn_left_out_is_checked_at_the_role_default():
@@ -778,8 +775,8 @@ def test_max_client_conn_left_out_is_checked_at_the_role_default():
 
 
 def test_a_templated_default_is_no_value():
-    with pytest.raises(model.ConfigError, match="pgbouncer_topology's default is a template"):
-        model.role_default("pgbouncer_topology")
+    with pytest.raises(ConfigError, match="pgbouncer_topology's default is a template"):
+        pgbouncer_role.role_default("pgbouncer_topology")
 
 
 @pytest.mark.parametrize("processes", [1, 2, 4])
@@ -830,13 +827,13 @@ def test_the_model_filter_reports_errors_instead_of_raising():
 def test_a_new_pgbouncer_variable_needs_only_its_spec_entry(tmp_path, monkeypatch):
     """An option pgbouncer_<key> of the role's argument spec sets [pgbouncer] <key>: nothing else
     in the controller code names it."""
-    spec = yaml.safe_load(model.ROLE_SPEC_FILE.read_text())
+    spec = yaml.safe_load(pgbouncer_role.ROLE_SPEC_FILE.read_text())
     spec["argument_specs"]["main"]["options"]["pgbouncer_client_idle_timeout"] = {"type": "int", "default": 0}
     spec_file = tmp_path / "argument_specs.yml"
     spec_file.write_text(yaml.safe_dump(spec))
-    monkeypatch.setattr(model, "ROLE_SPEC_FILE", spec_file)
-    model.role_variables.cache_clear()
-    model.managed_keys.cache_clear()
+    monkeypatch.setattr(pgbouncer_role, "ROLE_SPEC_FILE", spec_file)
+    pgbouncer_role.role_variables.cache_clear()
+    pgbouncer_role.managed_keys.cache_clear()
     try:
         errs, sections = model.pooler_config({**VALID, "pgbouncer_client_idle_timeout": 45}, RELEASE)
         assert errs == []
@@ -844,13 +841,13 @@ def test_a_new_pgbouncer_variable_needs_only_its_spec_entry(tmp_path, monkeypatc
         refused = errors(with_change(pgbouncer_settings={"client_idle_timeout": 10}))
         assert any("set it with pgbouncer_client_idle_timeout" in error for error in refused), refused
     finally:
-        model.role_variables.cache_clear()
-        model.managed_keys.cache_clear()
+        pgbouncer_role.role_variables.cache_clear()
+        pgbouncer_role.managed_keys.cache_clear()
 
 
 def test_the_role_variables_are_the_spec_options_named_after_a_key():
-    table = model.load_table()
-    variables = model.role_variables()
+    table = pgbouncer_settings.load_table()
+    variables = pgbouncer_role.role_variables()
     assert "pgbouncer_pool_mode" in variables and "pgbouncer_client_tls_sslmode" in variables
     # The auth contract's user is set with the rest of the contract; others are not settings.
     assert "pgbouncer_auth_user" not in variables

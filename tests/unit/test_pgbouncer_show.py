@@ -14,7 +14,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgboun
     show_config_value,
     shows_default,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_config
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_settings
 
 RELEASE = "1.24.1"
 HOSTILE = "SELECT 'it''s' \"q\" #1; a=b \\ é 漢字 😀 à"
@@ -136,7 +136,7 @@ def test_show_config_value(setting_type, key, text, shown):
 
 
 def choices_of(key):
-    return pgbouncer_config.load_table().get("pgbouncer", key).choices_in(RELEASE)
+    return pgbouncer_settings.load_table().get("pgbouncer", key).choices_in(RELEASE)
 
 
 @pytest.mark.parametrize(("setting_type", "key", "text"), REFUSED)
@@ -176,14 +176,14 @@ def test_errors_say_why(setting_type, text, message):
 
 
 def test_every_type_of_the_settings_table_is_handled():
-    table = pgbouncer_config.load_table()
+    table = pgbouncer_settings.load_table()
     types = {setting.type for setting in table.sections["pgbouncer"].values()}
     assert types <= SHOW_CONFIG_TYPES
     assert {row[0] for row in SHOWN} == types, "each type needs a measured row"
 
 
 def test_the_table_keys_have_the_type_of_their_row():
-    table = pgbouncer_config.load_table()
+    table = pgbouncer_settings.load_table()
     for setting_type, key, *_ in SHOWN + REFUSED:
         setting = table.get("pgbouncer", key)
         assert setting is not None and setting.exists_in(RELEASE), key

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pg_hba, postgresql_model
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import ConfigError
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 VALID = {
     "pgbouncer_auth_user": "pgbouncer_auth",

@@ -13,6 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import tls
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import parse_address
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 NOW = datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC)
 
@@ -54,7 +55,7 @@ def test_san_entry(name, entry):
     ],
 )
 def test_san_entry_refuses_what_is_no_host_name_or_address(name):
-    with pytest.raises(tls.TlsError, match=r"^pgbouncer_tls_names\[0\]"):
+    with pytest.raises(ConfigError, match=r"^pgbouncer_tls_names\[0\]"):
         tls.subject_alt_names({"pgbouncer_tls_names": [name]})
 
 

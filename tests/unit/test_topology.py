@@ -8,7 +8,7 @@ import re
 import pytest
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import topology
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_config import (
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_processes import (
     process_settings,
 )
 
