@@ -65,7 +65,12 @@ def test_the_shared_model_is_declared_once_by_the_role_its_readers_depend_on():
     import yaml
 
     shared = set(_specs("pgbouncer_common"))
-    assert {"pgbouncer_auth_user", "pgbouncer_auth_password", "pgbouncer_databases", "pgbouncer_roles"} <= shared
+    assert {
+        "pgbouncer_auth_user",
+        "pgbouncer_auth_password",
+        "pgbouncer_databases",
+        "pgbouncer_roles",
+    } <= shared
     for role in sorted(path.name for path in (ROOT / "roles").iterdir() if path.is_dir()):
         if role == "pgbouncer_common":
             continue
