@@ -1,4 +1,5 @@
-"""Filters for the PostgreSQL side: input checks, grants and the toolkit's pg_hba.conf block."""
+"""Filters for the PostgreSQL side: its model (input checks, databases, grants, the toolkit's
+pg_hba.conf block), built once per run, and the poolers' addresses."""
 
 from __future__ import annotations
 
@@ -7,31 +8,16 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pg_hba, postgresql_model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import postgresql_model
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import ConfigError
 
 
-def hba_block(
-    auth_user: str,
-    auth_database: str,
-    grants: Mapping[str, Iterable[str]],
-    addresses: Iterable[object],
-    allow_everywhere: bool = False,
-    tls: bool = False,
-) -> str:
-    """The toolkit's pg_hba.conf block, one rule per line (hostssl for the poolers with ``tls``)."""
-    try:
-        lines = pg_hba.hba_rules(
-            auth_user, auth_database, grants, addresses, allow_everywhere=allow_everywhere, tls=bool(tls)
-        )
-    except ConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
-    return "\n".join(lines)
-
-
-def postgresql_errors(inputs: Mapping[str, Any]) -> list[str]:
-    """Every problem with the PostgreSQL side's inputs, each naming its variable."""
-    return postgresql_model.postgresql_side_errors(inputs)
+def postgresql_side(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The PostgreSQL side's model, built once: ``errors`` (each naming its variable) and, when
+    there are none, the databases, grants, pg_hba.conf block and undeclared owners
+    (plugin_utils/postgresql_model.postgresql_side). Holds no password."""
+    errors, model = postgresql_model.postgresql_side(inputs)
+    return {"errors": errors, **model}
 
 
 def host_addresses(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[str]:
@@ -47,10 +33,6 @@ class FilterModule:
 
     def filters(self) -> dict[str, object]:
         return {
-            "grant_list": postgresql_model.grant_list,
-            "grants_by_role": postgresql_model.grants_by_role,
             "host_addresses": host_addresses,
-            "server_databases": postgresql_model.server_databases,
-            "hba_block": hba_block,
-            "postgresql_errors": postgresql_errors,
+            "postgresql_side": postgresql_side,
         }

@@ -50,6 +50,15 @@ def _mappings(value: object, where: str, errors: list[str]) -> list[Mapping[str,
 
 def postgresql_side_errors(inputs: Mapping[str, Any]) -> list[str]:
     """Every problem with the PostgreSQL side's inputs, each naming its variable."""
+    return postgresql_side(inputs)[0]
+
+
+def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """The PostgreSQL side's model, checked and built once: (errors, model). The model holds no
+    password: ``databases`` to create ({name, owner}), ``grants`` ([{database, role}]: CONNECT and
+    TEMPORARY), ``hba_block`` (the toolkit's pg_hba.conf lines, hostssl with
+    pgbouncer_postgresql_tls; empty when pg_hba.conf is not managed) and ``undeclared_owners`` (the
+    owners that must exist on the server already). With errors the model is empty."""
     errors: list[str] = []
     auth_user = collect(
         errors, check_name, inputs.get("pgbouncer_auth_user"), "pgbouncer_auth_user", kind="role"
@@ -141,18 +150,31 @@ def postgresql_side_errors(inputs: Mapping[str, Any]) -> list[str]:
             else:
                 grants[name].add(dbnames[entry_name])
 
+    hba_lines: list[str] = []
     if inputs.get("pgbouncer_postgresql_manage_hba", True) and auth_user and auth_db:
         try:
-            hba_rules(
+            hba_lines = hba_rules(
                 auth_user,
                 auth_db,
-                grants,
+                {name: sorted(dbnames_of_role) for name, dbnames_of_role in grants.items()},
                 inputs.get("pgbouncer_postgresql_client_addresses") or [],
                 allow_everywhere=bool(inputs.get("pgbouncer_postgresql_hba_allow_everywhere")),
+                tls=bool(inputs.get("pgbouncer_postgresql_tls")),
             )
         except ConfigError as exc:
             errors.append(str(exc))
-    return errors
+    if errors:
+        return errors, {}
+    to_create = server_databases(databases)
+    declared = {role["name"] for role in roles} | {login_user}
+    return errors, {
+        "databases": to_create,
+        "grants": grant_list(roles, databases),
+        "hba_block": "\n".join(hba_lines),
+        "undeclared_owners": sorted(
+            {entry["owner"] for entry in to_create if entry["owner"] and entry["owner"] not in declared}
+        ),
+    }
 
 
 def server_databases(databases: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -344,3 +344,52 @@ def test_hba_block_admits_the_poolers_over_tls_only_when_the_server_serves_it(tl
     assert all(line.split()[0] == kind for line in admitting), lines
     # The auth user's reject line keeps it out of everything else, over TLS or not.
     assert 'host all "auth" all reject' in lines
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_the_model_built_once_holds_what_the_deploy_tasks_send(tls):
+    """postgresql_side checks once and gives the databases, grants and pg_hba.conf block the
+    deploy tasks read, and no password."""
+    inputs = with_change(pgbouncer_postgresql_tls=tls)
+    errors, model = postgresql_model.postgresql_side(inputs)
+    assert errors == []
+    assert model["databases"] == postgresql_model.server_databases(VALID["pgbouncer_databases"])
+    assert model["grants"] == postgresql_model.grant_list(VALID["pgbouncer_roles"], VALID["pgbouncer_databases"])
+    expected = pg_hba.hba_rules(
+        "pgbouncer_auth",
+        "pgbouncer_auth",
+        postgresql_model.grants_by_role(VALID["pgbouncer_roles"], VALID["pgbouncer_databases"]),
+        VALID["pgbouncer_postgresql_client_addresses"],
+        tls=tls,
+    )
+    assert model["hba_block"] == "\n".join(expected)
+    assert model["hba_block"].startswith("hostssl" if tls else "host ")
+    assert model["undeclared_owners"] == []
+    text = repr(model)
+    assert not any(secret in text for secret in ("auth-password", "'p1'", "'p2'", "'p3'"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"pgbouncer_databases": [{"name": "app", "owner": "dba"}]}, ["dba"]),
+        ({"pgbouncer_databases": [{"name": "app", "owner": "postgres"}]}, []),
+        ({"pgbouncer_databases": [{"name": "app", "owner": "app"}]}, []),
+        ({"pgbouncer_databases": [{"name": "app", "owner": "dba", "host": "10.9.9.9"}]}, []),
+    ],
+)
+def test_the_model_names_the_owners_that_must_exist_already(changes, expected):
+    inputs = with_change(**changes, pgbouncer_roles=[{"name": "app", "password": "p1", "databases": ["app"]}])
+    errors, model = postgresql_model.postgresql_side(inputs)
+    assert errors == []
+    assert model["undeclared_owners"] == expected
+
+
+def test_the_model_is_empty_when_the_inputs_have_errors():
+    errors, model = postgresql_model.postgresql_side(with_change(pgbouncer_auth_user=""))
+    assert errors and model == {}
+
+
+def test_the_hba_block_is_empty_when_pg_hba_is_not_managed():
+    errors, model = postgresql_model.postgresql_side(with_change(pgbouncer_postgresql_manage_hba=False))
+    assert errors == [] and model["hba_block"] == ""
