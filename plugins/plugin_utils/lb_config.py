@@ -21,6 +21,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
     parse_address,
     parse_interface,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_role import role_default
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.scrape_auth import (
     scrape_credential_errors,
 )
@@ -51,7 +52,6 @@ ROUTER_ID_RANGE = (1, 255)
 # 255 belongs to the owner of the address (the VIP is nobody's own address here).
 PRIORITY_RANGE = (1, 254)
 PRIORITY_FIRST, PRIORITY_STEP = 200, 10
-DEFAULT_BACKEND_PORT = 6432
 WILDCARDS = frozenset({"*", "0.0.0.0", "::"})
 
 # name: (min ms, max ms)
@@ -233,7 +233,7 @@ def lb_config(
         backend_port = collect(
             errors,
             integer,
-            variables.get("pgbouncer_listen_port", DEFAULT_BACKEND_PORT),
+            variables.get("pgbouncer_listen_port", role_default("pgbouncer_listen_port")),
             f"{where}pgbouncer_listen_port",
             1,
             65535,

@@ -24,6 +24,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.lb_con
     as_address,
     host_address,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_role import role_default
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_processes import (
     MAX_PEER_ID,
     MAX_PROCESSES,
@@ -38,7 +39,6 @@ CENTRAL_GROUP = "pgbouncer_central"
 LB_GROUP = "pgbouncer_lb"
 PER_HOST, CENTRAL = "per_host", "central"
 TOPOLOGIES = (PER_HOST, CENTRAL)
-DEFAULT_PORT = 6432
 
 
 def group(groups: Mapping[str, Sequence[str]], name: str) -> list[str]:
@@ -157,7 +157,7 @@ def central_peering(
             address = host_address(other, hostvars[other])
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
-        port = (hostvars.get(other) or {}).get("pgbouncer_listen_port", DEFAULT_PORT)
+        port = (hostvars.get(other) or {}).get("pgbouncer_listen_port", role_default("pgbouncer_listen_port"))
         remote.append({"host": address, "port": port, "peer_id_base": base, "processes": processes})
     return {"pgbouncer_peer_id_base": ranges[host][0], "pgbouncer_remote_peers": remote}
 
@@ -177,5 +177,9 @@ def central_endpoint(groups: Mapping[str, Sequence[str]], hostvars: Mapping[str,
         host = as_address(virtual_ip, f"{lb[0]}: pgbouncer_lb_virtual_ip", ipv4_only=True)
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
-    port = variables.get("pgbouncer_lb_port") or variables.get("pgbouncer_listen_port") or DEFAULT_PORT
+    port = (
+        variables.get("pgbouncer_lb_port")
+        or variables.get("pgbouncer_listen_port")
+        or role_default("pgbouncer_listen_port")
+    )
     return {"host": host, "port": port}
