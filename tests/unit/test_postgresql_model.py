@@ -354,7 +354,9 @@ def test_the_model_built_once_holds_what_the_deploy_tasks_send(tls):
     errors, model = postgresql_model.postgresql_side(inputs)
     assert errors == []
     assert model["databases"] == postgresql_model.server_databases(VALID["pgbouncer_databases"])
-    assert model["grants"] == postgresql_model.grant_list(VALID["pgbouncer_roles"], VALID["pgbouncer_databases"])
+    assert model["grants"] == postgresql_model.grant_list(
+        VALID["pgbouncer_roles"], VALID["pgbouncer_databases"]
+    )
     expected = pg_hba.hba_rules(
         "pgbouncer_auth",
         "pgbouncer_auth",
