@@ -34,8 +34,6 @@ def role_default(variable: str) -> Any:
 
 # The pgbouncer role's argument spec: its options named pgbouncer_<key> set that [pgbouncer] key.
 ROLE_SPEC_FILE = ROLE_DEFAULTS_FILE.parents[1] / "meta" / "argument_specs.yml"
-# Part of the auth contract (with the database, schema and function), set with the rest of it.
-_CONTRACT_VARIABLES = frozenset({"pgbouncer_auth_user"})
 # [pgbouncer] keys the toolkit sets itself (or must never be set), with what to use instead; the
 # role variables' keys are added by managed_keys().
 _ROLE_SET_KEYS = {
@@ -64,9 +62,7 @@ def role_variables() -> dict[str, str]:
     return {
         name: name.removeprefix("pgbouncer_")
         for name in options
-        if name.startswith("pgbouncer_")
-        and name.removeprefix("pgbouncer_") in keys
-        and name not in _CONTRACT_VARIABLES
+        if name.startswith("pgbouncer_") and name.removeprefix("pgbouncer_") in keys
     }
 
 

@@ -48,11 +48,6 @@ def _mappings(value: object, where: str, errors: list[str]) -> list[Mapping[str,
     return [item for item in items if isinstance(item, Mapping)]
 
 
-def postgresql_side_errors(inputs: Mapping[str, Any]) -> list[str]:
-    """Every problem with the PostgreSQL side's inputs, each naming its variable."""
-    return postgresql_side(inputs)[0]
-
-
 def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """The PostgreSQL side's model, checked and built once: (errors, model). The model holds no
     password: ``databases`` to create ({name, owner}), ``grants`` ([{database, role}]: CONNECT and
@@ -209,7 +204,7 @@ def host_addresses(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[st
     canonical form (addresses.py).
 
     An address the parser refuses (a zone id, a name) is passed on as given, for check_address to
-    refuse by name in postgresql_side_errors: this runs inside the first play's no_log task, where
+    refuse by name in postgresql_side: this runs inside the first play's no_log task, where
     a failure of its own would be reported without its message. The block is never rendered with
     it (hba_rules checks every address again).
     """

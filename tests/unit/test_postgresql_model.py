@@ -49,7 +49,7 @@ def with_change(**changes):
 
 
 def test_valid_inputs_have_no_errors():
-    assert postgresql_model.postgresql_side_errors(VALID) == []
+    assert postgresql_model.postgresql_side(VALID)[0] == []
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_valid_inputs_have_no_errors():
     ],
 )
 def test_errors_name_the_variable(changes, message):
-    errors = postgresql_model.postgresql_side_errors(with_change(**changes))
+    errors = postgresql_model.postgresql_side(with_change(**changes))[0]
     assert any(message in error for error in errors), errors
 
 
@@ -157,14 +157,14 @@ def test_errors_name_the_variable(changes, message):
 )
 def test_valid_until_forms(value, ok):
     roles = [{"name": "a", "password": "p", "valid_until": value}]
-    assert (postgresql_model.postgresql_side_errors(with_change(pgbouncer_roles=roles)) == []) is ok
+    assert (postgresql_model.postgresql_side(with_change(pgbouncer_roles=roles))[0] == []) is ok
 
 
 def test_catch_all_address_needs_the_explicit_variable():
     inputs = with_change(
         pgbouncer_postgresql_client_addresses=["0.0.0.0/0"], pgbouncer_postgresql_hba_allow_everywhere=True
     )
-    assert postgresql_model.postgresql_side_errors(inputs) == []
+    assert postgresql_model.postgresql_side(inputs)[0] == []
 
 
 def test_databases_grants_and_addresses_derive_from_the_model():
@@ -215,9 +215,7 @@ def test_host_addresses_are_canonical_host_networks(address, expected):
 )
 def test_a_hosts_address_with_a_zone_id_is_refused_in_the_first_play(variables):
     addresses = postgresql_model.host_addresses(["a"], {"a": variables})
-    errors = postgresql_model.postgresql_side_errors(
-        with_change(pgbouncer_postgresql_client_addresses=addresses)
-    )
+    errors = postgresql_model.postgresql_side(with_change(pgbouncer_postgresql_client_addresses=addresses))[0]
     assert any(
         error.startswith(f"pgbouncer_postgresql_client_addresses[0]: {addresses[0]!r} is not an address")
         and "zone id" in error
