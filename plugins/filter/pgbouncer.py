@@ -13,6 +13,9 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgboun
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pgbouncer_files
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import pooler_model as model
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_role import (
+    role_argument_spec,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_settings import (
     load_table,
     reloadable_settings,
@@ -30,8 +33,10 @@ def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
     """The pooler's model, built once per host: ``errors`` (each naming its variable) and, per
     process 1..pgbouncer_processes, the ``sections`` of its pgbouncer-<n>.ini (each entry one
     checked ``key = value`` line) and ``show_config``, its [pgbouncer] keys as SHOW CONFIG displays
-    them once loaded. With errors, nothing may be rendered from it."""
-    errors, per_process = model.pooler_model(inputs, str(version))
+    them once loaded; the ``pools`` every process can have, each limit with the variable it comes
+    from (pool_sizes.pools), and the entries that point ``elsewhere`` (another server). With
+    errors, nothing may be rendered from it."""
+    errors, per_process, pool_list = model.pooler_model(inputs, str(version))
     if not errors:
         for sections in per_process:
             try:
@@ -51,6 +56,8 @@ def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
             }
             for sections in per_process
         ],
+        "pools": pool_list["pools"],
+        "elsewhere": pool_list["elsewhere"],
     }
 
 
@@ -95,6 +102,7 @@ class FilterModule:
             "password_errors": password_errors,
             "quote_ident": quote_ident,
             "reloadable_settings": lambda version: reloadable_settings(str(version)),
+            "role_argument_spec": role_argument_spec,
             "pid_changes": pid_changes,
             "pooler_model": pooler_model,
             "url_errors": url_errors,

@@ -1,55 +1,35 @@
 """The server-connection budget: how many PostgreSQL connections the poolers can hold at worst.
 
-Every PgBouncer process keeps its own pools, one per ([databases] entry, user) pair that a client
-uses, and opens server connections for a pool up to the pool's limits (PgBouncer's
-``launch_new_connection``, src/objects.c, and ``pool_pool_size``/``pool_res_pool_size``,
-src/server.c). This module counts, from the same inventory model ``pooler_config`` renders, the
+Every PgBouncer process keeps its own pools and opens server connections for a pool up to the
+pool's limits. The pooler's model (pooler_model, pool_sizes) lists each host's pools with their
+size, reserve and caps, and the variable each comes from; this module counts from that list the
 most connections all processes on all pooler hosts can hold at once, and compares that with what
-the PostgreSQL server has for them.
+the PostgreSQL server has for them. It reads no inventory value itself.
 
 Counting rules, each PgBouncer's own:
 
-- A pool exists for each pgbouncer_databases entry and each role whose ``databases`` lists that
-  entry (pg_hba and CONNECT refuse every other pair, so no other pool ever holds a connection),
-  plus the auth_query pool (see :func:`worst_case`).
-- Pool size: the role's ``pool.pool_size`` ([users], 1.23+), else the entry's ``pool_size``, else
-  ``pgbouncer_default_pool_size`` (unset: PgBouncer's default 20). The first level that is set
-  wins, 0 included.
-- Reserve: the role's ``pool.reserve_pool_size``, else the entry's ``settings.reserve_pool_size``,
-  else ``pgbouncer_settings.reserve_pool_size`` (default 0). PgBouncer uses no reserve at all when
-  ``reserve_pool_timeout`` is 0, and neither does this count.
 - A pool size of 0 means unlimited (PgBouncer 1.24+; before that such a pool opened almost
-  nothing, so unlimited is the safe reading): its reserve does not matter and only a cap bounds it.
-- Caps, per process: all pools of one entry together hold at most max_db_connections (the entry's
-  ``settings.max_db_connections``, else ``pgbouncer_settings.max_db_connections``); all pools of
-  one role together at most max_user_connections (the role's ``pool.max_user_connections``, else
-  ``pgbouncer_settings.max_user_connections``). 0 or unset = no cap. The caps count the reserve too
-  (PgBouncer checks them after granting a reserve connection). An entry, not a PostgreSQL database,
-  is what max_db_connections counts: two entries with the same dbname have a cap each.
+  nothing, so unlimited is the safe reading): only a cap bounds it.
+- Caps, per process: all pools of one entry together hold at most max_db_connections, all pools
+  of one role together at most max_user_connections. The caps count the reserve too (PgBouncer
+  checks them after granting a reserve connection). An entry, not a PostgreSQL database, is what
+  max_db_connections counts: two entries with the same dbname have a cap each.
 - With caps, the worst case is the largest set of connections every limit allows at once: a
   maximum flow from the entries (capacity max_db_connections) through the pools (capacity pool
   size + reserve) to the roles (capacity max_user_connections). It is exact, not a sum of minima.
 - Per host: that per-process worst case times the host's processes; hosts add up.
 - Not counted: connections PgBouncer opens only to send a cancel request (the server treats them
-  before they take a max_connections slot), and entries whose ``host`` or ``port`` is not
-  pgbouncer_server_host/port (they use another server's budget; each is listed in ``notes``).
-
-Values may be strings or Ansible-tagged ints and are read with value_checks' ``integer``. A
-value that is not an integer, or is negative, is counted as unset (the next level applies) and
-named in ``notes``; pooler_config reports it as an error before anything is deployed. The budget
-never raises on a bad inventory.
+  before they take a max_connections slot), and the pools of entries that point at another
+  server (the model's ``elsewhere``, each listed in ``notes``).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_role import role_default
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_settings import load_table
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
     as_list,
@@ -59,7 +39,6 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_
 HEADROOM_VARIABLE = "pgbouncer_postgresql_budget_headroom"
 ACCEPT_RISK_VARIABLE = "pgbouncer_postgresql_budget_accept_risk"
 PROCESSES_VARIABLE = "pgbouncer_processes"
-DEFAULT_POOL_SIZE_VARIABLE = "pgbouncer_default_pool_size"
 # How many pools an over-budget message names, largest first.
 LARGEST_NAMED = 5
 
@@ -103,7 +82,7 @@ class Report(TypedDict):
     headroom: int | None  # as read; None when it cannot be read
     caps: list[Cap]
     unbounded: list[str]  # one error per unbounded pool, naming the variable
-    notes: list[str]  # values counted as unset, entries not counted
+    notes: list[str]  # poolers that are not mappings, entries that point at another server
 
 
 @dataclass(frozen=True)
@@ -130,217 +109,16 @@ class _Pool:
 
 
 # --------------------------------------------------------------------------------------------
-# Reading the inventory
-
-
-def _count(value: object, where: str, notes: list[str]) -> int | None:
-    """``value`` as a count (0 or more), or None when unset or unreadable (noted)."""
-    if value is None:
-        return None
-    try:
-        number = integer(value, where)
-    except ConfigError as exc:
-        notes.append(f"{exc}; counted as unset")
-        return None
-    if number < 0:
-        notes.append(f"{where}: {number} is negative; counted as unset")
-        return None
-    return number
-
-
-def _first(*levels: tuple[int | None, str]) -> tuple[int | None, str]:
-    """The first level that is set: (value, variable)."""
-    for value, variable in levels:
-        if value is not None:
-            return value, variable
-    return levels[-1]
-
-
-def _cap(*levels: tuple[int | None, str]) -> tuple[int, str | None]:
-    """PgBouncer's cap lookup: a level set to 0 (or unset) defers to the next; 0 at the end = none."""
-    for value, variable in levels:
-        if value:
-            return value, variable
-    return 0, None
+# Reading the model
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _reserve_off(settings: Mapping[str, Any], notes: list[str]) -> bool:
-    """Whether reserve_pool_timeout is 0, which turns every reserve pool off."""
-    value = settings.get("reserve_pool_timeout")
-    if value is None or isinstance(value, bool):
-        return False
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        notes.append(f"pgbouncer_settings.reserve_pool_timeout: {value!r} is not a number; counted as unset")
-        return False
-    return math.isfinite(seconds) and seconds == 0
-
-
-def _pools(inputs: Mapping[str, Any], notes: list[str]) -> list[_Pool]:
-    """Every pool one PgBouncer process of a host with role variables ``inputs`` can have."""
-    settings = _mapping(inputs.get("pgbouncer_settings"))
-    compiled_default = integer(load_table().get("pgbouncer", "default_pool_size").default, "default")
-    default_size = _count(inputs.get(DEFAULT_POOL_SIZE_VARIABLE), DEFAULT_POOL_SIZE_VARIABLE, notes)
-    default = (compiled_default if default_size is None else default_size, DEFAULT_POOL_SIZE_VARIABLE)
-    reserve_off = _reserve_off(settings, notes)
-    global_reserve = (
-        _count(settings.get("reserve_pool_size"), "pgbouncer_settings.reserve_pool_size", notes),
-        "pgbouncer_settings.reserve_pool_size",
-    )
-    global_db_cap = (
-        _count(settings.get("max_db_connections"), "pgbouncer_settings.max_db_connections", notes),
-        "pgbouncer_settings.max_db_connections",
-    )
-    global_user_cap = (
-        _count(settings.get("max_user_connections"), "pgbouncer_settings.max_user_connections", notes),
-        "pgbouncer_settings.max_user_connections",
-    )
-    server_host = inputs.get("pgbouncer_server_host")
-    server_port = _count(
-        inputs.get("pgbouncer_server_port", role_default("pgbouncer_server_port")),
-        "pgbouncer_server_port",
-        notes,
-    )
-
-    def pool(
-        database: str,
-        role: str,
-        auth: bool,
-        size: tuple[int | None, str],
-        reserve: tuple[int | None, str],
-        db_cap: tuple[int, str | None],
-        user_cap: tuple[int, str | None],
-    ) -> _Pool:
-        size_value, size_variable = size
-        reserve_value, reserve_variable = reserve
-        if reserve_off or not reserve_value or not size_value:
-            reserve_value, reserve_variable = 0, None
-        db_limit, db_variable = db_cap
-        user_limit, user_variable = user_cap
-        return _Pool(
-            database,
-            role,
-            auth,
-            int(size_value or 0),
-            size_variable,
-            int(reserve_value),
-            reserve_variable,
-            db_limit,
-            db_variable,
-            user_limit,
-            user_variable,
-        )
-
-    entries: dict[str, dict[str, Any]] = {}
-    for index, entry in enumerate(as_list(inputs.get("pgbouncer_databases"))):
-        where = f"pgbouncer_databases[{index}]"
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not entry["name"]:
-            notes.append(f"{where}: not a mapping with a name; not counted")
-            continue
-        name = str(entry["name"])
-        if name in entries:
-            notes.append(f"{where}: {name!r} is declared twice; counted once")
-            continue
-        host, port = entry.get("host"), _count(entry.get("port"), f"{where}.port", notes)
-        if (host is not None and str(host) != str(server_host)) or (port is not None and port != server_port):
-            notes.append(
-                f"{where} ({name}): its host or port is not pgbouncer_server_host/port; its pools use "
-                "another server's budget and are not counted here"
-            )
-            continue
-        entry_settings = _mapping(entry.get("settings"))
-        entries[name] = {
-            "size": (_count(entry.get("pool_size"), f"{where}.pool_size", notes), f"{where}.pool_size"),
-            "reserve": (
-                _count(entry_settings.get("reserve_pool_size"), f"{where}.settings.reserve_pool_size", notes),
-                f"{where}.settings.reserve_pool_size",
-            ),
-            "db_cap": _cap(
-                (
-                    _count(
-                        entry_settings.get("max_db_connections"),
-                        f"{where}.settings.max_db_connections",
-                        notes,
-                    ),
-                    f"{where}.settings.max_db_connections",
-                ),
-                global_db_cap,
-            ),
-        }
-
-    # (entry index, role index, pool): sorted so pools come entry by entry, as declared.
-    pools: list[tuple[int, int, _Pool]] = []
-    seen_roles: set[str] = set()
-    for index, role in enumerate(as_list(inputs.get("pgbouncer_roles"))):
-        where = f"pgbouncer_roles[{index}]"
-        if not isinstance(role, Mapping) or not isinstance(role.get("name"), str) or not role["name"]:
-            notes.append(f"{where}: not a mapping with a name; not counted")
-            continue
-        name = str(role["name"])
-        if name in seen_roles:
-            notes.append(f"{where}: {name!r} is declared twice; counted once")
-            continue
-        seen_roles.add(name)
-        user = _mapping(role.get("pool"))
-        size = (_count(user.get("pool_size"), f"{where}.pool.pool_size", notes), f"{where}.pool.pool_size")
-        reserve = (
-            _count(user.get("reserve_pool_size"), f"{where}.pool.reserve_pool_size", notes),
-            f"{where}.pool.reserve_pool_size",
-        )
-        user_cap = _cap(
-            (
-                _count(user.get("max_user_connections"), f"{where}.pool.max_user_connections", notes),
-                f"{where}.pool.max_user_connections",
-            ),
-            global_user_cap,
-        )
-        allowed: list[str] = []
-        for database in as_list(role.get("databases")):
-            if isinstance(database, str) and str(database) in entries and str(database) not in allowed:
-                allowed.append(str(database))
-        for database in allowed:
-            entry = entries[database]
-            made = pool(
-                database,
-                name,
-                False,
-                _first(size, entry["size"], default),
-                _first(reserve, entry["reserve"], global_reserve),
-                entry["db_cap"],
-                user_cap,
-            )
-            pools.append((list(entries).index(database), index, made))
-    result = [made for _entry_order, _role_order, made in sorted(pools, key=lambda item: item[:2])]
-
-    auth_user, auth_db = inputs.get("pgbouncer_auth_user"), inputs.get("pgbouncer_auth_database")
-    if isinstance(auth_user, str) and auth_user and isinstance(auth_db, str) and auth_db:
-        # pooler_config renders the auth entry with pool_size = pgbouncer_auth_pool_size and no
-        # other settings, and refuses the auth user in pgbouncer_roles.
-        auth_size = (
-            _count(
-                inputs.get("pgbouncer_auth_pool_size", role_default("pgbouncer_auth_pool_size")),
-                "pgbouncer_auth_pool_size",
-                notes,
-            ),
-            "pgbouncer_auth_pool_size",
-        )
-        result.append(
-            pool(
-                str(auth_db),
-                str(auth_user),
-                True,
-                auth_size,
-                global_reserve,
-                _cap(global_db_cap),
-                _cap(global_user_cap),
-            )
-        )
-    return result
+def _pool(pool: Mapping[str, Any]) -> _Pool:
+    """One pool of the model (pool_sizes.pools)."""
+    return _Pool(**{name: pool[name] for name in _Pool.__dataclass_fields__})
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,6 +287,15 @@ def available_connections(server: Mapping[str, Any], headroom: object) -> tuple[
     return available, text, []
 
 
+def _headroom(headroom: object) -> int | None:
+    """The headroom as read; None when it is not a count."""
+    try:
+        number = integer(headroom, HEADROOM_VARIABLE)
+    except ConfigError:
+        return None
+    return number if number >= 0 else None
+
+
 def _share(connections: int | None, available: int | None) -> float | None:
     if connections is None or available is None or available <= 0:
         return None
@@ -520,16 +307,16 @@ def worst_case(
 ) -> Report:
     """The most server connections the poolers can hold at once, pool by pool.
 
-    ``poolers``: one mapping per pooler host, {"host": name, "processes": count (else the inputs'
-    pgbouncer_processes, else 1), "inputs": the role variables pooler_config takes}. ``server``:
+    ``poolers``: one mapping per pooler host, {"host": name, "processes": how many PgBouncer
+    processes it runs, "pools" and "elsewhere": from its model (pooler_model)}. ``server``:
     {"max_connections", "superuser_reserved_connections", "reserved_connections"} (postgresql_facts);
     with ``headroom`` it gives ``available`` and each row's ``share`` of it.
 
     The auth_query pool (pgbouncer_auth_user on pgbouncer_auth_database) is counted like any other
     pool because it is one: PgBouncer runs every lookup on server connections of that pool, sized
-    by default_pool_size (the toolkit gives that entry no pool_size of its own). During a login
-    storm (clients reconnecting after a restart or failover) each process opens up to that many
-    lookup connections, and they stay open until server_idle_timeout.
+    by pgbouncer_auth_pool_size. During a login storm (clients reconnecting after a restart or
+    failover) each process opens up to that many lookup connections, and they stay open until
+    server_idle_timeout.
 
     Rows are ordered by entry, then role, in declaration order, the auth_query pool last; hosts
     whose pool has the same sizes share a row. See the module docstring for the counting rules.
@@ -548,15 +335,9 @@ def worst_case(
             notes.append(f"pooler {index}: not a mapping; not counted")
             continue
         host = str(pooler.get("host") or f"pooler {index}")
-        inputs = _mapping(pooler.get("inputs"))
-        host_notes: list[str] = []
-        processes_value = pooler.get("processes", inputs.get(PROCESSES_VARIABLE, 1))
-        processes = _count(processes_value, PROCESSES_VARIABLE, host_notes)
-        if not processes:
-            host_notes.append(f"{PROCESSES_VARIABLE}: counted as 1 process")
-            processes = 1
-        pools = _pools(inputs, host_notes)
-        notes.extend(f"{host}: {note}" for note in host_notes)
+        processes = int(pooler.get("processes", 1))
+        pools = [_pool(pool) for pool in as_list(pooler.get("pools"))]
+        notes.extend(f"{host}: {note}" for note in as_list(pooler.get("elsewhere")))
         worst = _worst_per_process(pools)
         host_caps = _binding_caps(pools)
         for cap in host_caps:
@@ -622,7 +403,7 @@ def worst_case(
         rows=ordered,
         total=total,
         available=available,
-        headroom=_count(headroom, HEADROOM_VARIABLE, []),
+        headroom=_headroom(headroom),
         caps=[
             Cap(variable=variable, scope=scope, limit=limit, demand=demand, host_names=hosts)
             for (variable, scope, limit, demand), hosts in caps.items()

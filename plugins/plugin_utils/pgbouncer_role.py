@@ -6,6 +6,7 @@ value the inputs may leave out) and its argument spec (the role variables that s
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +74,27 @@ def managed_keys() -> dict[str, str]:
         **{key: f"set it with {variable}" for variable, key in role_variables().items()},
         **_ROLE_SET_KEYS,
     }
+
+
+def _spec_options(role_dir: Path) -> dict[str, Any]:
+    spec = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    return dict(spec["argument_specs"]["main"]["options"])
+
+
+def role_argument_spec(role_path: str, required: Sequence[str] = ()) -> dict[str, Any]:
+    """The options a role's inputs are checked against: its own argument spec's and those of the
+    collection's roles it depends on (meta/main.yml), with the options in ``required`` marked
+    required (a shared secret only some readers need)."""
+    role_dir = Path(role_path)
+    meta_file = role_dir / "meta" / "main.yml"
+    meta = (yaml.safe_load(meta_file.read_text(encoding="utf-8")) or {}) if meta_file.exists() else {}
+    options: dict[str, Any] = {}
+    for dependency in meta.get("dependencies") or []:
+        name = dependency["role"] if isinstance(dependency, dict) else dependency
+        options.update(_spec_options(role_dir.parent / str(name).rsplit(".", 1)[-1]))
+    options.update(_spec_options(role_dir))
+    for name in required:
+        if name not in options:
+            raise ConfigError(f"internal error: {name} is not an option of {role_dir.name}'s argument spec")
+        options[name] = {**options[name], "required": True}
+    return options

@@ -25,11 +25,19 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgboun
     check_setting,
     load_table,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pool_sizes import (
+    EntryLimits,
+    RoleLimits,
+    pools,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_processes import (
     MAX_PROCESSES,
     process_settings_of,
 )
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.sql_text import auth_query
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.sql_text import (
+    auth_contract,
+    auth_query,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.tls_files import TLS_FILES
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
@@ -77,18 +85,19 @@ def pooler_config(
     (1 to pgbouncer_processes): (errors, sections). ``inputs`` holds the role variables by name.
     """
     table = load_table()
-    errors, shared = _shared_sections(table, inputs, version)
+    errors, shared, _pools = _shared_sections(table, inputs, version)
     return errors, _process_sections(table, shared, inputs, version, process, errors)
 
 
 def pooler_model(
     inputs: Mapping[str, Any], version: str
-) -> tuple[list[str], list[dict[str, dict[str, str]]]]:
+) -> tuple[list[str], list[dict[str, dict[str, str]]], dict[str, list[Any]]]:
     """Check the inventory model once and build every process's pgbouncer.ini sections:
-    (errors, [sections of process 1, process 2, ...]). The entries, roles and settings are
-    checked once; only what sets a process apart (process_settings) is worked out per process."""
+    (errors, [sections of process 1, process 2, ...], {"pools", "elsewhere"}). The entries, roles
+    and settings are checked once; only what sets a process apart (process_settings) is worked out
+    per process. The pools (pool_sizes.pools) are the same in every process."""
     table = load_table()
-    errors, shared = _shared_sections(table, inputs, version)
+    errors, shared, pool_list = _shared_sections(table, inputs, version)
     count = collect(
         errors,
         integer,
@@ -98,7 +107,7 @@ def pooler_model(
     numbers = range(1, count + 1) if count is not None and 1 <= count <= MAX_PROCESSES else range(1, 2)
     processes = [_process_sections(table, shared, inputs, version, number, errors) for number in numbers]
     # A problem every process shares (a peer_id clash, say) is reported once.
-    return list(dict.fromkeys(errors)), processes
+    return list(dict.fromkeys(errors)), processes, pool_list
 
 
 def _process_sections(
@@ -136,10 +145,12 @@ def _process_sections(
 
 def _shared_sections(
     table: SettingsTable, inputs: Mapping[str, Any], version: str
-) -> tuple[list[str], dict[str, dict[str, str]]]:
-    """(errors, the sections every process shares): everything but process_settings."""
+) -> tuple[list[str], dict[str, dict[str, str]], dict[str, list[Any]]]:
+    """(errors, the sections every process shares, {"pools", "elsewhere"}): everything but
+    process_settings."""
     errors: list[str] = []
     pgbouncer: dict[str, str] = {}
+    origin: dict[str, str] = {}  # the variable each [pgbouncer] key comes from
 
     def setting(section: str, key: str, value: object, where: str) -> str | None:
         result = collect(errors, check_setting, table, section, key, value, version, where)
@@ -150,6 +161,7 @@ def _shared_sections(
             text = setting("pgbouncer", key, inputs[variable], variable)
             if text is not None:
                 pgbouncer[key] = text
+                origin[key] = variable
 
     listen_port = collect(
         errors,
@@ -178,20 +190,17 @@ def _shared_sections(
             f"client's password and pass its SCRAM keys on), got {pgbouncer['auth_type']!r}"
         )
 
-    # The auth contract: the user PgBouncer runs auth_query as, where, and the function it calls.
-    auth_user = collect(
-        errors, check_name, inputs.get("pgbouncer_auth_user"), "pgbouncer_auth_user", kind="role"
-    )
-    auth_db = collect(
+    # The auth contract (shared with the PostgreSQL side); its database is also an ini key here.
+    contract = auth_contract(inputs, errors)
+    auth_user, schema, function = contract.user, contract.schema, contract.function
+    auth_db = contract.database and collect(
         errors,
         check_section_name,
-        inputs.get("pgbouncer_auth_database"),
+        contract.database,
         "pgbouncer_auth_database",
         kind="database",
         version=version,
     )
-    schema = collect(errors, check_name, inputs.get("pgbouncer_auth_schema"), "pgbouncer_auth_schema")
-    function = collect(errors, check_name, inputs.get("pgbouncer_auth_function"), "pgbouncer_auth_function")
     server_host = collect(errors, check_host, inputs.get("pgbouncer_server_host"), "pgbouncer_server_host")
     server_port = collect(
         errors,
@@ -224,6 +233,7 @@ def _shared_sections(
             ]
         )
     entry_names: set[str] = set()
+    entry_limits: list[EntryLimits] = []
     for index, entry in enumerate(as_list(inputs.get("pgbouncer_databases"))):
         where = f"pgbouncer_databases[{index}]"
         rendered = collect(
@@ -238,18 +248,22 @@ def _shared_sections(
             auth_db,
             entry_names,
         )
-        if rendered is not None and rendered[1]:
+        if rendered is not None and rendered[2] is not None:
             databases_section[ini_key(rendered[0])] = rendered[1]
+            entry_limits.append(rendered[2])
 
     users_section: dict[str, str] = {}
     seen_roles: set[str] = set()
+    role_limits: list[RoleLimits] = []
     for index, role in enumerate(roles):
         where = f"pgbouncer_roles[{index}]"
         rendered = collect(
-            errors, _user_entry, table, version, role, where, auth_user, entry_names, seen_roles
+            errors, _user_entry, table, version, role, where, auth_user, entry_names, seen_roles, errors
         )
-        if rendered is not None and rendered[1]:
-            users_section[ini_key(rendered[0])] = rendered[1]
+        if rendered is not None:
+            role_limits.append(rendered[2])
+            if rendered[1]:
+                users_section[ini_key(rendered[0])] = rendered[1]
 
     for variable in ("pgbouncer_admin_users", "pgbouncer_stats_users"):
         for name in as_list(inputs.get(variable)):
@@ -267,6 +281,7 @@ def _shared_sections(
         text = setting("pgbouncer", key, value, where)
         if text is not None:
             pgbouncer[key] = text
+            origin[key] = where
 
     if auth_user is not None:
         pgbouncer["auth_user"] = auth_user
@@ -286,7 +301,21 @@ def _shared_sections(
         pgbouncer["client_tls_cert_file"] = TLS_FILES["cert"]
         pgbouncer["client_tls_key_file"] = TLS_FILES["key"]
     _check_limits(inputs, errors)
-    return errors, {"databases": databases_section, "users": users_section, "pgbouncer": pgbouncer}
+    pool_list, elsewhere = pools(
+        pgbouncer,
+        origin,
+        entry_limits,
+        role_limits,
+        (server_host or "", server_port or 0),
+        None
+        if None in (auth_db, auth_user, auth_pool)
+        else (str(auth_db), str(auth_user), int(auth_pool or 0)),
+    )
+    return (
+        errors,
+        {"databases": databases_section, "users": users_section, "pgbouncer": pgbouncer},
+        {"pools": pool_list, "elsewhere": elsewhere},
+    )
 
 
 def _database_entry(
@@ -298,7 +327,7 @@ def _database_entry(
     server_port: int | None,
     auth_db: str | None,
     seen: set[str],
-) -> tuple[str, str]:
+) -> tuple[str, str, EntryLimits | None]:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where}: must be a mapping with at least a name")
     if entry.get("name") == "*":
@@ -320,12 +349,15 @@ def _database_entry(
     host = check_host(entry["host"], f"{where}.host") if entry.get("host") is not None else server_host
     port = tcp_port(entry["port"], f"{where}.port") if entry.get("port") is not None else server_port
     if host is None or port is None:
-        return name, ""  # pgbouncer_server_host (or _port) is invalid: reported once, there
+        return name, "", None  # pgbouncer_server_host (or _port) is invalid: reported once, there
     pairs = [("dbname", dbname, False), ("host", host, False), ("port", str(port), True)]
+    numbers: dict[str, int] = {}
     for key in ("pool_size", "pool_mode"):
         if entry.get(key) is not None:
             setting, text = check_setting(table, "databases", key, entry[key], version, f"{where}.{key}")
             pairs.append((key, text, setting.type != "enum"))
+            if setting.type == "integer":
+                numbers[key] = integer(text, key)
     settings = entry.get("settings") or {}
     if not isinstance(settings, Mapping):
         raise ConfigError(f"{where}.settings: must be a mapping of [databases] parameters")
@@ -334,7 +366,18 @@ def _database_entry(
             raise ConfigError(f"{where}.settings.{key}: {DATABASE_MANAGED_KEYS[key]}")
         setting, text = check_setting(table, "databases", key, value, version, f"{where}.settings.{key}")
         pairs.append((key, text, setting.type in ("integer", "size", "time")))
-    return name, connstr(pairs)
+        if setting.type == "integer":
+            numbers[key] = integer(text, key)
+    limits = EntryLimits(
+        name,
+        where,
+        host,
+        port,
+        pool_size=numbers.get("pool_size"),
+        reserve=numbers.get("reserve_pool_size"),
+        db_cap=numbers.get("max_db_connections"),
+    )
+    return name, connstr(pairs), limits
 
 
 def _user_entry(
@@ -345,7 +388,8 @@ def _user_entry(
     auth_user: str | None,
     entry_names: set[str],
     seen: set[str],
-) -> tuple[str, str]:
+    errors: list[str],
+) -> tuple[str, str, RoleLimits]:
     if not isinstance(role, Mapping):
         raise ConfigError(f"{where}: must be a mapping with at least a name")
     name = check_name(role.get("name"), f"{where}.name", kind="role")
@@ -354,21 +398,33 @@ def _user_entry(
     seen.add(name)
     if auth_user is not None and name == auth_user:
         raise ConfigError(f"{where}.name: {name!r} is the auth user (pgbouncer_auth_user)")
+    databases: list[str] = []
     for index, database in enumerate(as_list(role.get("databases"))):
-        if database not in entry_names:
-            raise ConfigError(
-                f"{where}.databases[{index}]: {database!r} is not declared in pgbouncer_databases"
-            )
+        if database in entry_names:
+            databases.append(str(database))
+        else:
+            errors.append(f"{where}.databases[{index}]: {database!r} is not declared in pgbouncer_databases")
     pool = role.get("pool") or {}
     if not isinstance(pool, Mapping):
         raise ConfigError(f"{where}.pool: must be a mapping of [users] settings")
     if pool:
         check_section_name(name, f"{where}.name", kind="role", version=version)
     pairs = []
+    numbers: dict[str, int] = {}
     for key, value in pool.items():
         setting, text = check_setting(table, "users", key, value, version, f"{where}.pool.{key}")
         pairs.append((key, text, setting.type != "enum"))
-    return name, connstr(pairs)
+        if setting.type == "integer":
+            numbers[key] = integer(text, key)
+    limits = RoleLimits(
+        name,
+        where,
+        databases,
+        pool_size=numbers.get("pool_size"),
+        reserve=numbers.get("reserve_pool_size"),
+        user_cap=numbers.get("max_user_connections"),
+    )
+    return name, connstr(pairs), limits
 
 
 def _peer_entry(table: SettingsTable, version: str, peer: Mapping[str, Any], where: str) -> str:

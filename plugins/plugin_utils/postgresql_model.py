@@ -18,6 +18,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pg_hba import hba_rules
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_model import dbname_of
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.sql_text import auth_contract
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
     check_host,
@@ -55,14 +56,8 @@ def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any
     pgbouncer_postgresql_tls; empty when pg_hba.conf is not managed) and ``undeclared_owners`` (the
     owners that must exist on the server already). With errors the model is empty."""
     errors: list[str] = []
-    auth_user = collect(
-        errors, check_name, inputs.get("pgbouncer_auth_user"), "pgbouncer_auth_user", kind="role"
-    )
-    auth_db = collect(
-        errors, check_name, inputs.get("pgbouncer_auth_database"), "pgbouncer_auth_database", kind="database"
-    )
-    for variable in ("pgbouncer_auth_schema", "pgbouncer_auth_function"):
-        collect(errors, check_name, inputs.get(variable), variable)
+    contract = auth_contract(inputs, errors)
+    auth_user, auth_db = contract.user, contract.database
     collect(errors, check_password, inputs.get("pgbouncer_auth_password"), "pgbouncer_auth_password")
     group = collect(
         errors, check_name, inputs.get("pgbouncer_client_group"), "pgbouncer_client_group", kind="role"

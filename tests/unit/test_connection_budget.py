@@ -8,14 +8,21 @@ from ansible._internal._datatag._tags import Origin, TrustedAsTemplate
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter.budget import FilterModule
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter.pgbouncer import pooler_model
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import connection_budget as cb
 
 SERVER = {"max_connections": 100, "superuser_reserved_connections": 3, "reserved_connections": 0}
+RELEASE = "1.26.1"
 
 
 def model(databases=(), roles=(), settings=None, auth=False, **variables):
     """Role variables with only what a case sets (no auth pool unless ``auth``)."""
-    inputs = {"pgbouncer_databases": list(databases), "pgbouncer_roles": list(roles), **variables}
+    inputs = {
+        "pgbouncer_server_host": "db1.example",
+        "pgbouncer_databases": list(databases),
+        "pgbouncer_roles": list(roles),
+        **variables,
+    }
     if settings is not None:
         inputs["pgbouncer_settings"] = settings
     if auth:
@@ -24,12 +31,15 @@ def model(databases=(), roles=(), settings=None, auth=False, **variables):
     return inputs
 
 
+def pooler(host, processes, inputs):
+    """What a pooler host records for the budget: its process count and its model's pools."""
+    built = pooler_model(inputs, RELEASE)
+    return {"host": host, "processes": processes, "pools": built["pools"], "elsewhere": built["elsewhere"]}
+
+
 def poolers(inputs, *processes):
     """One pooler host per entry of ``processes`` (default: one host, one process)."""
-    return [
-        {"host": f"app{n}", "processes": count, "inputs": inputs}
-        for n, count in enumerate(processes or (1,), 1)
-    ]
+    return [pooler(f"app{n}", count, inputs) for n, count in enumerate(processes or (1,), 1)]
 
 
 def pools(report):
@@ -334,7 +344,7 @@ def test_hosts_with_different_sizes_get_their_own_rows():
     small = model([APP10], [{"name": "app", "databases": ["app"]}])
     large = model([{"name": "app", "pool_size": 20}], [{"name": "app", "databases": ["app"]}])
     report = cb.worst_case(
-        [{"host": "a", "processes": 1, "inputs": small}, {"host": "b", "processes": 2, "inputs": large}],
+        [pooler("a", 1, small), pooler("b", 2, large)],
         SERVER,
     )
     assert [(row["pool"], row["host_names"], row["worst_case"]) for row in report["rows"]] == [
@@ -506,38 +516,39 @@ def test_tagged_and_text_values_count_as_numbers():
         pgbouncer_default_pool_size=_tagged(30),
     )
     server = {key: _tagged(str(value)) for key, value in SERVER.items()}
-    report = cb.worst_case(
-        [{"host": _tagged("app1"), "processes": _tagged("2"), "inputs": inputs}], server, _tagged(30)
-    )
+    report = cb.worst_case([pooler(_tagged("app1"), 2, inputs)], server, _tagged(30))
     assert pools(report) == {"app / app": (12, 18), "app / web": (6, 12)}
     assert report["total"] == 30 and report["available"] == 67 and report["notes"] == []
     assert all(type(row[key]) is str for row in report["rows"] for key in ("pool", "database", "role"))
     assert type(report["rows"][0]["host_names"][0]) is str
 
 
-def test_unreadable_values_count_as_unset_and_are_noted():
+def test_values_the_model_refuses_are_errors_not_counts():
+    """The model names every value it cannot use; the budget reads only what it checked."""
     inputs = model(
-        [{"name": "app", "pool_size": "ten", "settings": {"reserve_pool_size": -1}}, "not an entry"],
-        [{"name": "app", "databases": ["app"], "pool": {"pool_size": True}}, {"databases": ["app"]}],
+        [{"name": "app", "pool_size": "ten"}, "not an entry", {"name": "reports", "pool_size": 4}],
+        [
+            {"name": "app", "databases": ["app", "reports"], "pool": {"pool_size": True}},
+            {"databases": ["reports"]},
+            {"name": "report", "databases": ["reports"], "pool": {"reserve_pool_size": -1}},
+        ],
         settings={"reserve_pool_timeout": "soon"},
         pgbouncer_default_pool_size=7,
     )
-    report = cb.worst_case(
-        [{"host": "app1", "processes": "two", "inputs": inputs}, "not a pooler"], SERVER, headroom="x"
-    )
-    assert pools(report) == {"app / app": (7, 7)}
+    errors = pooler_model(inputs, RELEASE)["errors"]
+    for variable in (
+        "pgbouncer_databases[0].pool_size:",
+        "pgbouncer_databases[1]:",
+        "pgbouncer_roles[0].pool.pool_size:",
+        "pgbouncer_roles[1].name:",
+        "pgbouncer_roles[2].pool.reserve_pool_size:",
+        "pgbouncer_settings.reserve_pool_timeout:",
+    ):
+        assert [error for error in errors if error.startswith(variable)], variable
+    report = cb.worst_case([pooler("app1", 1, inputs), "not a pooler"], SERVER, headroom="x")
+    assert pools(report) == {}
     assert report["available"] is None and report["headroom"] is None
-    assert report["notes"] == [
-        "app1: pgbouncer_processes: must be an integer, got 'two'; counted as unset",
-        "app1: pgbouncer_processes: counted as 1 process",
-        "app1: pgbouncer_settings.reserve_pool_timeout: 'soon' is not a number; counted as unset",
-        "app1: pgbouncer_databases[0].pool_size: must be an integer, got 'ten'; counted as unset",
-        "app1: pgbouncer_databases[0].settings.reserve_pool_size: -1 is negative; counted as unset",
-        "app1: pgbouncer_databases[1]: not a mapping with a name; not counted",
-        "app1: pgbouncer_roles[0].pool.pool_size: must be an integer, got a boolean; counted as unset",
-        "app1: pgbouncer_roles[1]: not a mapping with a name; not counted",
-        "pooler 1: not a mapping; not counted",
-    ]
+    assert report["notes"] == ["pooler 1: not a mapping; not counted"]
 
 
 def test_table_lists_every_pool_then_the_total_and_the_arithmetic():
@@ -583,3 +594,16 @@ def test_filter_returns_rows_total_available_and_table():
     assert (result["total"], result["available"]) == (20, 67)
     assert [row["pool"] for row in result["rows"]] == ["app / app"]
     assert "app / app" in result["table"]
+
+
+def test_entries_on_another_server_are_noted_not_counted():
+    inputs = model(
+        [APP10, {"name": "remote", "host": "db2.example", "pool_size": 50}, {"name": "port", "port": 5433}],
+        [{"name": "app", "databases": ["app", "remote", "port"]}],
+    )
+    report = cb.worst_case(poolers(inputs), SERVER)
+    assert report["notes"] == [
+        f"app1: pgbouncer_databases[{index}] ({name}): its host or port is not pgbouncer_server_host/port; "
+        "its pools use another server's budget and are not counted here"
+        for index, name in ((1, "remote"), (2, "port"))
+    ]

@@ -93,3 +93,43 @@ def test_every_default_in_defaults_main_is_in_the_argument_specs():
         assert set(defaults) <= set(options), set(defaults) - set(options)
         for name, value in defaults.items():
             assert options[name].get("default") == value, f"{role}: {name} default differs from the spec"
+
+
+# role -> (does it check the shared model's options too, the options it marks required)
+ROLE_ARGUMENT_SPECS = {
+    "pgbouncer": (True, ["pgbouncer_auth_password"]),
+    "pgbouncer_postgresql": (True, ["pgbouncer_auth_password"]),
+    "pgbouncer_app_files": (True, []),
+    "pgbouncer_lb": (False, []),
+    "pgbouncer_monitoring": (False, []),
+    "pgbouncer_tls": (False, []),
+}
+
+
+@pytest.mark.parametrize(("role", "shared", "required"), [(r, *v) for r, v in ROLE_ARGUMENT_SPECS.items()])
+def test_a_role_checks_its_own_spec_and_the_shared_model_it_depends_on(role, shared, required):
+    from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_role import (
+        role_argument_spec,
+    )
+
+    spec = role_argument_spec(str(ROOT / "roles" / role), required)
+    common = _specs("pgbouncer_common")
+    expected = {**(common if shared else {}), **_specs(role)}
+    assert set(spec) == set(expected)
+    for name, option in spec.items():
+        if name in required:
+            assert option == {**expected[name], "required": True}
+            assert not expected[name].get("required"), f"{name} is required in every role already"
+        else:
+            assert option == expected[name]
+
+
+def test_every_role_validates_against_role_argument_spec():
+    """One home for 'which options does this role check': every validate.yml calls the filter."""
+    for role in ROLE_ARGUMENT_SPECS:
+        text = (ROOT / "roles" / role / "tasks" / "validate.yml").read_text()
+        assert "validate_argument_spec" in text, role
+        assert "argument_specs.yml" not in text, role
+    assert sorted(ROLE_ARGUMENT_SPECS) == sorted(
+        path.name for path in (ROOT / "roles").iterdir() if path.is_dir() and path.name != "pgbouncer_common"
+    )

@@ -783,7 +783,7 @@ def test_a_templated_default_is_no_value():
 def test_the_model_built_once_holds_what_each_process_would_be_built_alone(processes):
     """pooler_model checks the inputs once; each process's sections equal pooler_config's."""
     inputs = {**VALID, "pgbouncer_processes": processes}
-    errs, per_process = model.pooler_model(inputs, RELEASE)
+    errs, per_process, _pools = model.pooler_model(inputs, RELEASE)
     assert errs == []
     assert per_process == [
         model.pooler_config(inputs, RELEASE, number)[1] for number in range(1, processes + 1)
@@ -803,7 +803,7 @@ def test_the_model_built_once_holds_what_each_process_would_be_built_alone(proce
     ],
 )
 def test_the_model_reports_each_problem_once(change, expected):
-    errs, per_process = model.pooler_model(with_change(**change), RELEASE)
+    errs, per_process, _pools = model.pooler_model(with_change(**change), RELEASE)
     matching = [error for error in errs if expected in error]
     assert len(matching) == 1, errs
     assert per_process
