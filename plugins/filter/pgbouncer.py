@@ -34,8 +34,9 @@ def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
     process 1..pgbouncer_processes, the ``sections`` of its pgbouncer-<n>.ini (each entry one
     checked ``key = value`` line) and ``show_config``, its [pgbouncer] keys as SHOW CONFIG displays
     them once loaded; the ``pools`` every process can have, each limit with the variable it comes
-    from (pool_sizes.pools), and the entries that point ``elsewhere`` (another server). With
-    errors, nothing may be rendered from it."""
+    from (pool_sizes.pools), the entries that point ``elsewhere`` (another server), and
+    ``limit_nofile``, each process's LimitNOFILE, with the ``descriptors`` it is worked out from.
+    With errors, nothing may be rendered from it."""
     errors, per_process, pool_list = model.pooler_model(inputs, str(version))
     if not errors:
         for sections in per_process:
@@ -58,6 +59,8 @@ def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
         ],
         "pools": pool_list["pools"],
         "elsewhere": pool_list["elsewhere"],
+        "limit_nofile": pool_list["limit_nofile"],
+        "descriptors": pool_list["descriptors"],
     }
 
 

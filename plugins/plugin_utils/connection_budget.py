@@ -25,11 +25,14 @@ Counting rules, each PgBouncer's own:
 
 from __future__ import annotations
 
-from collections import Counter, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pool_sizes import (
+    Pool,
+    pool_of,
+    worst_per_process,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
     as_list,
@@ -85,29 +88,6 @@ class Report(TypedDict):
     notes: list[str]  # poolers that are not mappings, entries that point at another server
 
 
-@dataclass(frozen=True)
-class _Pool:
-    database: str
-    role: str
-    auth_query: bool
-    pool_size: int
-    size_variable: str
-    reserve: int
-    reserve_variable: str | None
-    db_cap: int  # 0 = none
-    db_cap_variable: str | None
-    user_cap: int
-    user_cap_variable: str | None
-
-    @property
-    def bound(self) -> int | None:
-        return None if self.pool_size == 0 else self.pool_size + self.reserve
-
-    @property
-    def label(self) -> str:
-        return f"{self.database} / {self.role}" + (" (auth_query)" if self.auth_query else "")
-
-
 # --------------------------------------------------------------------------------------------
 # Reading the model
 
@@ -116,118 +96,11 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _pool(pool: Mapping[str, Any]) -> _Pool:
-    """One pool of the model (pool_sizes.pools)."""
-    return _Pool(**{name: pool[name] for name in _Pool.__dataclass_fields__})
-
-
-# --------------------------------------------------------------------------------------------
-# The worst case of one process
-
-
-def _worst_per_process(pools: Sequence[_Pool]) -> list[int | None]:
-    """Per pool, what it holds in one worst-case state of one process (None = unbounded).
-
-    A maximum flow entries -> pools -> roles. It starts from an even filling (every pool grows
-    alike until a limit stops it), so where a cap binds the rows share it rather than the first
-    pool taking all; augmenting paths then make the total the exact maximum.
-    """
-    result: list[int | None] = [None] * len(pools)
-    members = [i for i, p in enumerate(pools) if p.bound is not None or p.db_cap or p.user_cap]
-    big = 1 + sum(p.bound or 0 for p in pools) + sum({p.database: p.db_cap for p in pools}.values())
-    big += sum({p.role: p.user_cap for p in pools}.values())
-    capacity = {i: pools[i].bound or big for i in members}
-    db_cap = {pools[i].database: pools[i].db_cap or big for i in members}
-    user_cap = {pools[i].role: pools[i].user_cap or big for i in members}
-    flow = dict.fromkeys(members, 0)
-    db_used: Counter[str] = Counter()
-    user_used: Counter[str] = Counter()
-
-    def room(i: int) -> int:
-        p = pools[i]
-        return min(
-            capacity[i] - flow[i],
-            db_cap[p.database] - db_used[p.database],
-            user_cap[p.role] - user_used[p.role],
-        )
-
-    def add(i: int, amount: int) -> None:
-        flow[i] += amount
-        db_used[pools[i].database] += amount
-        user_used[pools[i].role] += amount
-
-    # Even filling: each round adds the same amount to every pool that can still grow, or one
-    # connection each (in declaration order) when a limit has less left than pools sharing it.
-    active = [i for i in members if room(i) > 0]
-    while active:
-        per_db = Counter(pools[i].database for i in active)
-        per_user = Counter(pools[i].role for i in active)
-        step = min(
-            min(capacity[i] - flow[i] for i in active),
-            min((db_cap[d] - db_used[d]) // n for d, n in per_db.items()),
-            min((user_cap[u] - user_used[u]) // n for u, n in per_user.items()),
-        )
-        for i in active:
-            if step:
-                add(i, step)
-            elif room(i) > 0:
-                add(i, 1)
-        active = [i for i in active if room(i) > 0]
-
-    # Augmenting paths (Edmonds-Karp) from that flow to the maximum.
-    by_db: dict[str, list[int]] = {}
-    by_user: dict[str, list[int]] = {}
-    for i in members:
-        by_db.setdefault(pools[i].database, []).append(i)
-        by_user.setdefault(pools[i].role, []).append(i)
-    while True:
-        parent: dict[tuple[str, str], tuple[tuple[str, str], int, int] | None] = {}
-        queue: deque[tuple[str, str]] = deque()
-        for database in by_db:
-            if db_cap[database] - db_used[database] > 0:
-                parent["db", database] = None
-                queue.append(("db", database))
-        end = None
-        while queue and end is None:
-            kind, name = queue.popleft()
-            if kind == "db":
-                for i in by_db[name]:
-                    node = ("role", pools[i].role)
-                    if capacity[i] - flow[i] > 0 and node not in parent:
-                        parent[node] = (("db", name), i, 1)
-                        if user_cap[node[1]] - user_used[node[1]] > 0:
-                            end = node
-                            break
-                        queue.append(node)
-            else:
-                for i in by_user[name]:
-                    node = ("db", pools[i].database)
-                    if flow[i] > 0 and node not in parent:
-                        parent[node] = (("role", name), i, -1)
-                        queue.append(node)
-        if end is None:
-            break
-        path: list[tuple[int, int]] = []
-        node, step = end, user_cap[end[1]] - user_used[end[1]]
-        while (link := parent[node]) is not None:
-            node, i, direction = link
-            path.append((i, direction))
-            step = min(step, capacity[i] - flow[i] if direction > 0 else flow[i])
-        step = min(step, db_cap[node[1]] - db_used[node[1]])
-        db_used[node[1]] += step
-        user_used[end[1]] += step
-        for i, direction in path:
-            flow[i] += direction * step
-    for i in members:
-        result[i] = flow[i]
-    return result
-
-
-def _binding_caps(pools: Sequence[_Pool]) -> list[tuple[str, str, int, int | None]]:
+def _binding_caps(pools: Sequence[Pool]) -> list[tuple[str, str, int, int | None]]:
     """The caps below what their pools could open: (variable, scope, limit, demand or None)."""
     caps: list[tuple[str, str, int, int | None]] = []
     for attribute, kind in (("database", "entry"), ("role", "role")):
-        groups: dict[str, list[_Pool]] = {}
+        groups: dict[str, list[Pool]] = {}
         for p in pools:
             groups.setdefault(getattr(p, attribute), []).append(p)
         for name, members in groups.items():
@@ -336,9 +209,9 @@ def worst_case(
             continue
         host = str(pooler.get("host") or f"pooler {index}")
         processes = int(pooler.get("processes", 1))
-        pools = [_pool(pool) for pool in as_list(pooler.get("pools"))]
+        pools = [pool_of(pool) for pool in as_list(pooler.get("pools")) if not pool.get("elsewhere")]
         notes.extend(f"{host}: {note}" for note in as_list(pooler.get("elsewhere")))
-        worst = _worst_per_process(pools)
+        worst = worst_per_process(pools)
         host_caps = _binding_caps(pools)
         for cap in host_caps:
             caps.setdefault(cap, []).append(host)

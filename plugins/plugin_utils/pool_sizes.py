@@ -21,11 +21,16 @@ PgBouncer's rules (``launch_new_connection``, src/objects.c; ``pool_pool_size`` 
   max_user_connections (the role's pool, else [pgbouncer]). A level set to 0 defers to the next;
   0 at the end means no cap.
 - An entry whose host or port is not pgbouncer_server_host/port uses another server: its pools are
-  listed apart (``elsewhere``).
+  marked ``elsewhere`` (the pooler still opens them; the server's budget does not count them).
+
+A process's file descriptors (``descriptors_needed``): one per client, two per server connection it
+can hold (the connection, and room for a cancel request or a peer's forwarded one), and
+``DESCRIPTOR_HEADROOM`` for its listeners, log, pidfile and DNS lookups.
 """
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +40,9 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_
 
 DEFAULT_POOL_SIZE_VARIABLE = "pgbouncer_default_pool_size"
 AUTH_POOL_SIZE_VARIABLE = "pgbouncer_auth_pool_size"
+DESCRIPTOR_HEADROOM = 100
+# Linux's default fs.nr_open: no process's RLIMIT_NOFILE can be higher.
+MAX_DESCRIPTORS = 1048576
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,9 @@ def pools(
     server: tuple[str, int],
     auth: tuple[str, str, int] | None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """(pools, elsewhere): one dict per pool on pgbouncer_server_host/port, entry by entry and role
-    by role as declared, the auth_query pool last; and each entry that points at another server.
+    """(pools, elsewhere): one dict per pool, entry by entry and role by role as declared, the
+    auth_query pool last (a pool whose entry points at another server has ``elsewhere`` true); and
+    a note for each entry that points at another server.
 
     ``pgbouncer``: the checked [pgbouncer] texts; ``origin``: the variable each key came from;
     ``auth``: (auth database, auth user, pgbouncer_auth_pool_size), None when not checked.
@@ -114,11 +123,13 @@ def pools(
     def pool(
         database: str,
         role: str,
-        auth_query: bool,
         size: tuple[int | None, str],
         reserve: tuple[int | None, str],
         db_cap: tuple[int, str | None],
         user_cap: tuple[int, str | None],
+        *,
+        auth_query: bool = False,
+        elsewhere: bool = False,
     ) -> dict[str, Any]:
         reserve_value, reserve_variable = reserve
         if reserve_off or not reserve_value or not size[0]:
@@ -127,6 +138,7 @@ def pools(
             "database": database,
             "role": role,
             "auth_query": auth_query,
+            "elsewhere": elsewhere,
             "pool_size": size[0] or 0,
             "size_variable": size[1],
             "reserve": reserve_value,
@@ -137,21 +149,19 @@ def pools(
             "user_cap_variable": user_cap[1],
         }
 
-    counted: dict[str, EntryLimits] = {}
-    elsewhere: list[str] = []
+    by_name = {entry.name: entry for entry in entries}
+    notes: list[str] = []
     for entry in entries:
-        if (entry.host, entry.port) == server:
-            counted[entry.name] = entry
-        else:
-            elsewhere.append(
+        if (entry.host, entry.port) != server:
+            notes.append(
                 f"{entry.where} ({entry.name}): its host or port is not pgbouncer_server_host/port; its "
                 "pools use another server's budget and are not counted here"
             )
     made: list[tuple[int, int, dict[str, Any]]] = []
-    order = list(counted)
+    order = list(by_name)
     for role_order, role in enumerate(roles):
         for database in dict.fromkeys(role.databases):
-            entry = counted.get(database)
+            entry = by_name.get(database)
             if entry is None:
                 continue
             made.append(
@@ -161,7 +171,6 @@ def pools(
                     pool(
                         database,
                         role.name,
-                        False,
                         _first(
                             (role.pool_size, f"{role.where}.pool.pool_size"),
                             (entry.pool_size, f"{entry.where}.pool_size"),
@@ -174,22 +183,166 @@ def pools(
                         ),
                         _cap((entry.db_cap, f"{entry.where}.settings.max_db_connections"), global_db_cap),
                         _cap((role.user_cap, f"{role.where}.pool.max_user_connections"), global_user_cap),
+                        elsewhere=(entry.host, entry.port) != server,
                     ),
                 )
             )
     result = [made_pool for _entry, _role, made_pool in sorted(made, key=lambda item: item[:2])]
     if auth is not None:
-        auth_db, auth_user, auth_size = auth
         # The auth entry has pool_size = pgbouncer_auth_pool_size and no other settings.
+        auth_db, auth_user, auth_size = auth
         result.append(
             pool(
                 auth_db,
                 auth_user,
-                True,
                 (auth_size, AUTH_POOL_SIZE_VARIABLE),
                 global_reserve,
                 _cap(global_db_cap),
                 _cap(global_user_cap),
+                auth_query=True,
             )
         )
-    return result, elsewhere
+    return result, notes
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One pool as the model keeps it (a dict in the fact; see pools)."""
+
+    database: str
+    role: str
+    auth_query: bool
+    pool_size: int
+    size_variable: str
+    reserve: int
+    reserve_variable: str | None
+    db_cap: int  # 0 = none
+    db_cap_variable: str | None
+    user_cap: int
+    user_cap_variable: str | None
+
+    @property
+    def bound(self) -> int | None:
+        return None if self.pool_size == 0 else self.pool_size + self.reserve
+
+    @property
+    def label(self) -> str:
+        return f"{self.database} / {self.role}" + (" (auth_query)" if self.auth_query else "")
+
+
+def pool_of(pool: Mapping[str, Any]) -> Pool:
+    """One pool of the model (a dict from :func:`pools`)."""
+    return Pool(**{name: pool[name] for name in Pool.__dataclass_fields__})
+
+
+def worst_per_process(pools: Sequence[Pool]) -> list[int | None]:
+    """Per pool, what it holds in one worst-case state of one process (None = unbounded).
+
+    A maximum flow entries -> pools -> roles. It starts from an even filling (every pool grows
+    alike until a limit stops it), so where a cap binds the rows share it rather than the first
+    pool taking all; augmenting paths then make the total the exact maximum.
+    """
+    result: list[int | None] = [None] * len(pools)
+    members = [i for i, p in enumerate(pools) if p.bound is not None or p.db_cap or p.user_cap]
+    big = 1 + sum(p.bound or 0 for p in pools) + sum({p.database: p.db_cap for p in pools}.values())
+    big += sum({p.role: p.user_cap for p in pools}.values())
+    capacity = {i: pools[i].bound or big for i in members}
+    db_cap = {pools[i].database: pools[i].db_cap or big for i in members}
+    user_cap = {pools[i].role: pools[i].user_cap or big for i in members}
+    flow = dict.fromkeys(members, 0)
+    db_used: Counter[str] = Counter()
+    user_used: Counter[str] = Counter()
+
+    def room(i: int) -> int:
+        p = pools[i]
+        return min(
+            capacity[i] - flow[i],
+            db_cap[p.database] - db_used[p.database],
+            user_cap[p.role] - user_used[p.role],
+        )
+
+    def add(i: int, amount: int) -> None:
+        flow[i] += amount
+        db_used[pools[i].database] += amount
+        user_used[pools[i].role] += amount
+
+    # Even filling: each round adds the same amount to every pool that can still grow, or one
+    # connection each (in declaration order) when a limit has less left than pools sharing it.
+    active = [i for i in members if room(i) > 0]
+    while active:
+        per_db = Counter(pools[i].database for i in active)
+        per_user = Counter(pools[i].role for i in active)
+        step = min(
+            min(capacity[i] - flow[i] for i in active),
+            min((db_cap[d] - db_used[d]) // n for d, n in per_db.items()),
+            min((user_cap[u] - user_used[u]) // n for u, n in per_user.items()),
+        )
+        for i in active:
+            if step:
+                add(i, step)
+            elif room(i) > 0:
+                add(i, 1)
+        active = [i for i in active if room(i) > 0]
+
+    # Augmenting paths (Edmonds-Karp) from that flow to the maximum.
+    by_db: dict[str, list[int]] = {}
+    by_user: dict[str, list[int]] = {}
+    for i in members:
+        by_db.setdefault(pools[i].database, []).append(i)
+        by_user.setdefault(pools[i].role, []).append(i)
+    while True:
+        parent: dict[tuple[str, str], tuple[tuple[str, str], int, int] | None] = {}
+        queue: deque[tuple[str, str]] = deque()
+        for database in by_db:
+            if db_cap[database] - db_used[database] > 0:
+                parent["db", database] = None
+                queue.append(("db", database))
+        end = None
+        while queue and end is None:
+            kind, name = queue.popleft()
+            if kind == "db":
+                for i in by_db[name]:
+                    node = ("role", pools[i].role)
+                    if capacity[i] - flow[i] > 0 and node not in parent:
+                        parent[node] = (("db", name), i, 1)
+                        if user_cap[node[1]] - user_used[node[1]] > 0:
+                            end = node
+                            break
+                        queue.append(node)
+            else:
+                for i in by_user[name]:
+                    node = ("db", pools[i].database)
+                    if flow[i] > 0 and node not in parent:
+                        parent[node] = (("role", name), i, -1)
+                        queue.append(node)
+        if end is None:
+            break
+        path: list[tuple[int, int]] = []
+        node, step = end, user_cap[end[1]] - user_used[end[1]]
+        while (link := parent[node]) is not None:
+            node, i, direction = link
+            path.append((i, direction))
+            step = min(step, capacity[i] - flow[i] if direction > 0 else flow[i])
+        step = min(step, db_cap[node[1]] - db_used[node[1]])
+        db_used[node[1]] += step
+        user_used[end[1]] += step
+        for i, direction in path:
+            flow[i] += direction * step
+    for i in members:
+        result[i] = flow[i]
+    return result
+
+
+def server_connections(pools: Sequence[Mapping[str, Any]], max_client_conn: int) -> int:
+    """The most server connections one process can hold, to any server: the pools' worst case
+    with the caps; a pool nothing bounds counts as max_client_conn (PgBouncer opens a server
+    connection only for a client that waits)."""
+    return sum(
+        max_client_conn if worst is None else worst
+        for worst in worst_per_process([pool_of(pool) for pool in pools])
+    )
+
+
+def descriptors_needed(max_client_conn: int, servers: int) -> int:
+    """File descriptors one process may use at once (see the module docstring)."""
+    return max_client_conn + 2 * servers + DESCRIPTOR_HEADROOM

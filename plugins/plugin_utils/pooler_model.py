@@ -26,9 +26,13 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgboun
     load_table,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pool_sizes import (
+    DESCRIPTOR_HEADROOM,
+    MAX_DESCRIPTORS,
     EntryLimits,
     RoleLimits,
+    descriptors_needed,
     pools,
+    server_connections,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_processes import (
     MAX_PROCESSES,
@@ -314,7 +318,11 @@ def _shared_sections(
     return (
         errors,
         {"databases": databases_section, "users": users_section, "pgbouncer": pgbouncer},
-        {"pools": pool_list, "elsewhere": elsewhere},
+        {
+            "pools": pool_list,
+            "elsewhere": elsewhere,
+            **_descriptor_limit(inputs, pgbouncer, pool_list, errors),
+        },
     )
 
 
@@ -454,14 +462,6 @@ def _check_limits(inputs: Mapping[str, Any], errors: list[str]) -> None:
             if number is not None and not low <= number <= high:
                 errors.append(f"{variable}: {number} is not between {low} and {high}")
     try:
-        nofile = integer(
-            inputs.get("pgbouncer_limit_nofile", role_default("pgbouncer_limit_nofile")),
-            "pgbouncer_limit_nofile",
-        )
-        clients = integer(
-            inputs.get("pgbouncer_max_client_conn", role_default("pgbouncer_max_client_conn")),
-            "pgbouncer_max_client_conn",
-        )
         prepared = integer(
             inputs.get(
                 "pgbouncer_max_prepared_statements", role_default("pgbouncer_max_prepared_statements")
@@ -471,13 +471,48 @@ def _check_limits(inputs: Mapping[str, Any], errors: list[str]) -> None:
     except ConfigError as exc:
         errors.append(str(exc))
         return
-    if nofile < clients + 100 or nofile > 1048576:
-        errors.append(
-            f"pgbouncer_limit_nofile: {nofile} must exceed pgbouncer_max_client_conn ({clients}) by at "
-            "least 100, for the server connections, and be at most 1048576"
-        )
     if prepared < 1 and inputs.get("pgbouncer_pool_mode") == "transaction":
         errors.append(
             "pgbouncer_max_prepared_statements: must be above 0 in transaction mode, or protocol-level "
             "prepared statements fail"
         )
+
+
+def _descriptor_limit(
+    inputs: Mapping[str, Any],
+    pgbouncer: Mapping[str, str],
+    pool_list: list[dict[str, Any]],
+    errors: list[str],
+) -> dict[str, Any]:
+    """{"limit_nofile": each process's LimitNOFILE (None with an error), "descriptors": {clients,
+    servers, headroom, needed}}: pgbouncer_limit_nofile when set, else what a process may use at
+    once (pool_sizes.descriptors_needed). A set value below that, or a need above what Linux allows
+    a process, is an error naming the variables."""
+    clients = integer(
+        pgbouncer.get("max_client_conn", role_default("pgbouncer_max_client_conn")),
+        "pgbouncer_max_client_conn",
+    )
+    servers = server_connections(pool_list, clients)
+    needed = descriptors_needed(clients, servers)
+    descriptors = {"clients": clients, "servers": servers, "headroom": DESCRIPTOR_HEADROOM, "needed": needed}
+    arithmetic = (
+        f"pgbouncer_max_client_conn {clients} + 2 x {servers} server connections (the pools' worst case "
+        f"per process) + {DESCRIPTOR_HEADROOM}"
+    )
+    if needed > MAX_DESCRIPTORS:
+        errors.append(
+            f"pgbouncer_max_client_conn: a process may need {needed} file descriptors ({arithmetic}), more "
+            f"than Linux gives a process ({MAX_DESCRIPTORS}); lower it or the pool sizes"
+        )
+        return {"limit_nofile": None, "descriptors": descriptors}
+    value = inputs.get("pgbouncer_limit_nofile")
+    if value is None:
+        return {"limit_nofile": needed, "descriptors": descriptors}
+    nofile = collect(errors, integer, value, "pgbouncer_limit_nofile")
+    if nofile is not None and not needed <= nofile <= MAX_DESCRIPTORS:
+        errors.append(
+            f"pgbouncer_limit_nofile: {nofile} must be between the {needed} file descriptors a process may "
+            f"need ({arithmetic}) and {MAX_DESCRIPTORS}; or leave it unset to use {needed}"
+        )
+        nofile = None
+    return {"limit_nofile": nofile, "descriptors": descriptors}

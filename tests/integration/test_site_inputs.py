@@ -424,6 +424,11 @@ BAD_INPUTS = [
         "pgbouncer_postgresql_client_addresses[0]: 'app-hosts' is not an address or a network",
     ),
     (
+        "a descriptor limit below what a process may need",
+        {"pgbouncer_limit_nofile": 1000},
+        "pgbouncer_limit_nofile: 1000 must be between the",
+    ),
+    (
         "role granted a database that is not declared",
         {"pgbouncer_roles": _role(databases=["nowhere"])},
         "pgbouncer_roles[0].databases[0]: 'nowhere' is not declared in pgbouncer_databases",

@@ -294,7 +294,7 @@ def test_valid_model_renders_one_line_per_declared_key():
         ({"pgbouncer_settings": {"peer_id": 3}}, "pgbouncer_settings.peer_id: not settable"),
         (
             {"pgbouncer_limit_nofile": 1000},
-            "pgbouncer_limit_nofile: 1000 must exceed pgbouncer_max_client_conn",
+            "pgbouncer_limit_nofile: 1000 must be between the 2130 file descriptors a process may need",
         ),
         ({"pgbouncer_max_prepared_statements": 0}, "pgbouncer_max_prepared_statements: must be above 0"),
         (
@@ -758,7 +758,7 @@ def test_the_role_template_writes_exactly_what_the_model_renders(processes):
     ("variable", "expected"),
     [
         ("pgbouncer_max_client_conn", 2000),
-        ("pgbouncer_limit_nofile", 16384),
+        ("pgbouncer_limit_nofile", None),
         ("pgbouncer_listen_port", 6432),
         ("pgbouncer_unix_socket_dir", "/var/run/postgresql"),
     ],
@@ -771,7 +771,7 @@ def test_a_value_the_inputs_leave_out_is_the_role_default(variable, expected):
 def test_max_client_conn_left_out_is_checked_at_the_role_default():
     inputs = {key: value for key, value in VALID.items() if key != "pgbouncer_max_client_conn"}
     errs, _ = model.pooler_config({**inputs, "pgbouncer_limit_nofile": 1500}, RELEASE)
-    assert any("pgbouncer_max_client_conn (2000)" in error for error in errs), errs
+    assert any("pgbouncer_max_client_conn 2000 + 2 x 15 server connections" in error for error in errs), errs
 
 
 def test_a_templated_default_is_no_value():
@@ -853,3 +853,58 @@ def test_the_role_variables_are_the_spec_options_named_after_a_key():
     assert "pgbouncer_auth_user" not in variables
     assert "pgbouncer_processes" not in variables
     assert all(table.get("pgbouncer", key) is not None for key in variables.values())
+
+
+# VALID's pools per process: app / app 10, app / celery 3, the auth_query pool 2 = 15 server
+# connections; 2000 clients + 2 x 15 + 100 = 2130 descriptors.
+REMOTE = {"name": "remote", "host": "10.0.0.9", "pool_size": 4}
+DESCRIPTOR_CASES = {
+    "unset: derived from the clients and the pools": ({"pgbouncer_limit_nofile": None}, 2130, None),
+    "set above the need: kept": ({}, 16384, None),
+    "set to exactly the need": ({"pgbouncer_limit_nofile": 2130}, 2130, None),
+    "set one below the need": (
+        {"pgbouncer_limit_nofile": 2129},
+        None,
+        "pgbouncer_limit_nofile: 2129 must be between the 2130 file descriptors a process may need "
+        "(pgbouncer_max_client_conn 2000 + 2 x 15 server connections (the pools' worst case per process) "
+        "+ 100) and 1048576; or leave it unset to use 2130",
+    ),
+    "above what Linux gives a process": ({"pgbouncer_limit_nofile": 1048577}, None, "and 1048576"),
+    "a cap holds the pools": (
+        {
+            "pgbouncer_limit_nofile": None,
+            "pgbouncer_databases": [{"name": "app", "pool_size": 10, "settings": {"max_db_connections": 5}}],
+        },
+        2000 + 2 * (5 + 2) + 100,
+        None,
+    ),
+    "an unbounded pool counts as max_client_conn": (
+        {"pgbouncer_limit_nofile": None, "pgbouncer_databases": [{"name": "app", "pool_size": 0}]},
+        2000 + 2 * (2000 + 3 + 2) + 100,
+        None,
+    ),
+    "an entry on another server still takes descriptors": (
+        {
+            "pgbouncer_limit_nofile": None,
+            "pgbouncer_databases": [{"name": "app", "pool_size": 10}, REMOTE],
+            "pgbouncer_roles": [{"name": "app", "databases": ["app", "remote"]}, {"name": "pgbouncer_admin"}],
+        },
+        2000 + 2 * (10 + 4 + 2) + 100,
+        None,
+    ),
+    "clients Linux cannot give descriptors to": (
+        {"pgbouncer_limit_nofile": None, "pgbouncer_max_client_conn": 1048500},
+        None,
+        "pgbouncer_max_client_conn: a process may need 1048630 file descriptors",
+    ),
+}
+
+
+@pytest.mark.parametrize(("change", "limit", "error"), DESCRIPTOR_CASES.values(), ids=DESCRIPTOR_CASES.keys())
+def test_each_process_gets_the_file_descriptors_it_may_need(change, limit, error):
+    built = pgbouncer_filter.pooler_model(with_change(**change), RELEASE)
+    assert built["limit_nofile"] == limit
+    if error is None:
+        assert built["errors"] == []
+    else:
+        assert [e for e in built["errors"] if error in e], built["errors"]
