@@ -1,5 +1,5 @@
 # The two commands: `make lab` (bring up the local lab and deploy into it) and `make test`.
-.PHONY: lab lab-deploy lab-show lab-down test lint unit bench bench-deploy
+.PHONY: lab lab-deploy lab-show lab-down test lint unit bench bench-deploy bench-fleet
 
 # TOPOLOGY=per_host (the default) or central (PgBouncer, HAProxy and keepalived on two hosts).
 TOPOLOGY ?= per_host
@@ -37,3 +37,8 @@ bench:
 # Deploy timings of the 3-host lab from no containers: create, cold, re-run, check mode.
 bench-deploy:
 	bash tests/bench/run.sh --deploy-only lab tests/lab/inventory
+
+# Deploy timings at fleet size: 1, 5, 10 and 20 pooler hosts, each from fresh containers (cold,
+# re-run, check mode), and the growth per host (tests/bench/fleet.py; about an hour here).
+bench-fleet:
+	bash tests/bench/run.sh --fleet 1,5,10,20

@@ -6,6 +6,8 @@ python -m tests.bench --deploy-only lab tests/lab/inventory
                                       deploy timings of another scenario (from no containers)
 python -m tests.bench --reuse --keep --watching-only
                                       only the cost of watching (exporter stopped, then scraped)
+python -m tests.bench --fleet 1,5,10,20
+                                      deploy timings at fleet size (tests/bench/fleet.py)
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import dataclasses
 import subprocess
 import time
 
-from tests.bench import harness
+from tests.bench import fleet, harness
 
 SCENARIO, INVENTORY = "bench", "tests/bench/inventory"
 
@@ -41,12 +43,20 @@ def main() -> None:
     parser.add_argument(
         "--rebuild", metavar="DIRECTORY", help="rewrite a results folder's report from its raw numbers"
     )
+    parser.add_argument("--fleet", metavar="SIZES", help="pooler host counts, comma-separated (1 to 20)")
     args = parser.parse_args()
     if args.rebuild:
         harness.log("written: " + ", ".join(harness.rebuild_report(args.rebuild)))
         return
 
     started = time.monotonic()
+    if args.fleet:
+        directory = harness.results_directory(args.out, "-fleet")
+        harness.log(f"== results: {directory}")
+        rows = fleet.fleet_timings(directory, [int(size) for size in args.fleet.split(",")])
+        written = fleet.fleet_report(rows, directory, harness.machine())
+        harness.log(f"== written in {time.monotonic() - started:.0f} s: " + ", ".join(written))
+        return
     suffix = f"-deploy-{args.deploy_only[0]}" if args.deploy_only else ""
     directory = harness.results_directory(args.out, suffix)
     harness.log(f"== results: {directory}")

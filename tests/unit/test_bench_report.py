@@ -144,3 +144,20 @@ def test_cost_of_watching(stopped, scraped, change, noise, verdict):
 
 def test_no_cost_of_watching_without_both_states():
     assert watching_cost_pct(summarize(watching("exporter stopped", (1000,)))) is None
+
+
+FLEET_GROWTH = {
+    # rows (poolers, seconds) -> (seconds per added pooler, seconds at none)
+    "a straight line": ([(1, 12.0), (5, 20.0), (10, 30.0), (20, 50.0)], (2.0, 10.0)),
+    "flat": ([(1, 40.0), (5, 40.0), (10, 40.0)], (0.0, 40.0)),
+    "one size: no slope": ([(5, 33.0)], (0.0, 33.0)),
+    "the least-squares line through scattered points": ([(1, 10.0), (2, 14.0), (3, 12.0)], (1.0, 10.0)),
+}
+
+
+@pytest.mark.parametrize(("points", "expected"), FLEET_GROWTH.values(), ids=FLEET_GROWTH.keys())
+def test_fleet_growth_per_host(points, expected):
+    from tests.bench.fleet import growth
+
+    rows = [{"poolers": poolers, "rerun": seconds} for poolers, seconds in points]
+    assert growth(rows, "rerun") == pytest.approx(expected)
