@@ -37,7 +37,7 @@ def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
     from (pool_sizes.pools), the entries that point ``elsewhere`` (another server), and
     ``limit_nofile``, each process's LimitNOFILE, with the ``descriptors`` it is worked out from.
     With errors, nothing may be rendered from it."""
-    errors, per_process, pool_list = model.pooler_model(inputs, str(version))
+    errors, per_process, limits = model.pooler_model(inputs, str(version))
     if not errors:
         for sections in per_process:
             try:
@@ -57,10 +57,7 @@ def pooler_model(inputs: Mapping[str, Any], version: str) -> dict[str, Any]:
             }
             for sections in per_process
         ],
-        "pools": pool_list["pools"],
-        "elsewhere": pool_list["elsewhere"],
-        "limit_nofile": pool_list["limit_nofile"],
-        "descriptors": pool_list["descriptors"],
+        **limits,
     }
 
 

@@ -150,13 +150,12 @@ def pools(
         }
 
     by_name = {entry.name: entry for entry in entries}
-    notes: list[str] = []
-    for entry in entries:
-        if (entry.host, entry.port) != server:
-            notes.append(
-                f"{entry.where} ({entry.name}): its host or port is not pgbouncer_server_host/port; its "
-                "pools use another server's budget and are not counted here"
-            )
+    away = [entry for entry in entries if (entry.host, entry.port) != server]
+    notes = [
+        f"{entry.where} ({entry.name}): its host or port is not pgbouncer_server_host/port; its pools use "
+        "another server's budget and are not counted here"
+        for entry in away
+    ]
     made: list[tuple[int, int, dict[str, Any]]] = []
     order = list(by_name)
     for role_order, role in enumerate(roles):
@@ -183,7 +182,7 @@ def pools(
                         ),
                         _cap((entry.db_cap, f"{entry.where}.settings.max_db_connections"), global_db_cap),
                         _cap((role.user_cap, f"{role.where}.pool.max_user_connections"), global_user_cap),
-                        elsewhere=(entry.host, entry.port) != server,
+                        elsewhere=entry in away,
                     ),
                 )
             )

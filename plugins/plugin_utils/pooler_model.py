@@ -7,7 +7,7 @@ all of them are reported at once (value_checks.collect).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_files import (
@@ -95,13 +95,14 @@ def pooler_config(
 
 def pooler_model(
     inputs: Mapping[str, Any], version: str
-) -> tuple[list[str], list[dict[str, dict[str, str]]], dict[str, list[Any]]]:
+) -> tuple[list[str], list[dict[str, dict[str, str]]], dict[str, Any]]:
     """Check the inventory model once and build every process's pgbouncer.ini sections:
-    (errors, [sections of process 1, process 2, ...], {"pools", "elsewhere"}). The entries, roles
-    and settings are checked once; only what sets a process apart (process_settings) is worked out
-    per process. The pools (pool_sizes.pools) are the same in every process."""
+    (errors, [sections of process 1, process 2, ...], limits), limits being {"pools", "elsewhere",
+    "limit_nofile", "descriptors"}. The entries, roles and settings are checked once; only what
+    sets a process apart (process_settings) is worked out per process. The pools
+    (pool_sizes.pools) and the descriptor limit are the same in every process."""
     table = load_table()
-    errors, shared, pool_list = _shared_sections(table, inputs, version)
+    errors, shared, limits = _shared_sections(table, inputs, version)
     count = collect(
         errors,
         integer,
@@ -111,7 +112,7 @@ def pooler_model(
     numbers = range(1, count + 1) if count is not None and 1 <= count <= MAX_PROCESSES else range(1, 2)
     processes = [_process_sections(table, shared, inputs, version, number, errors) for number in numbers]
     # A problem every process shares (a peer_id clash, say) is reported once.
-    return list(dict.fromkeys(errors)), processes, pool_list
+    return list(dict.fromkeys(errors)), processes, limits
 
 
 def _process_sections(
@@ -149,9 +150,9 @@ def _process_sections(
 
 def _shared_sections(
     table: SettingsTable, inputs: Mapping[str, Any], version: str
-) -> tuple[list[str], dict[str, dict[str, str]], dict[str, list[Any]]]:
-    """(errors, the sections every process shares, {"pools", "elsewhere"}): everything but
-    process_settings."""
+) -> tuple[list[str], dict[str, dict[str, str]], dict[str, Any]]:
+    """(errors, the sections every process shares, limits as pooler_model returns them):
+    everything but process_settings."""
     errors: list[str] = []
     pgbouncer: dict[str, str] = {}
     origin: dict[str, str] = {}  # the variable each [pgbouncer] key comes from
@@ -359,13 +360,10 @@ def _database_entry(
     if host is None or port is None:
         return name, "", None  # pgbouncer_server_host (or _port) is invalid: reported once, there
     pairs = [("dbname", dbname, False), ("host", host, False), ("port", str(port), True)]
-    numbers: dict[str, int] = {}
     for key in ("pool_size", "pool_mode"):
         if entry.get(key) is not None:
             setting, text = check_setting(table, "databases", key, entry[key], version, f"{where}.{key}")
             pairs.append((key, text, setting.type != "enum"))
-            if setting.type == "integer":
-                numbers[key] = integer(text, key)
     settings = entry.get("settings") or {}
     if not isinstance(settings, Mapping):
         raise ConfigError(f"{where}.settings: must be a mapping of [databases] parameters")
@@ -374,18 +372,22 @@ def _database_entry(
             raise ConfigError(f"{where}.settings.{key}: {DATABASE_MANAGED_KEYS[key]}")
         setting, text = check_setting(table, "databases", key, value, version, f"{where}.settings.{key}")
         pairs.append((key, text, setting.type in ("integer", "size", "time")))
-        if setting.type == "integer":
-            numbers[key] = integer(text, key)
     limits = EntryLimits(
         name,
         where,
         host,
         port,
-        pool_size=numbers.get("pool_size"),
-        reserve=numbers.get("reserve_pool_size"),
-        db_cap=numbers.get("max_db_connections"),
+        pool_size=_number(pairs, "pool_size"),
+        reserve=_number(pairs, "reserve_pool_size"),
+        db_cap=_number(pairs, "max_db_connections"),
     )
     return name, connstr(pairs), limits
+
+
+def _number(pairs: Sequence[tuple[str, str, bool]], key: str) -> int | None:
+    """The checked value of integer setting ``key`` among an entry's ``pairs``; None when unset."""
+    text = next((text for name, text, _number_type in pairs if name == key), None)
+    return None if text is None else integer(text, key)
 
 
 def _user_entry(
@@ -418,19 +420,16 @@ def _user_entry(
     if pool:
         check_section_name(name, f"{where}.name", kind="role", version=version)
     pairs = []
-    numbers: dict[str, int] = {}
     for key, value in pool.items():
         setting, text = check_setting(table, "users", key, value, version, f"{where}.pool.{key}")
         pairs.append((key, text, setting.type != "enum"))
-        if setting.type == "integer":
-            numbers[key] = integer(text, key)
     limits = RoleLimits(
         name,
         where,
         databases,
-        pool_size=numbers.get("pool_size"),
-        reserve=numbers.get("reserve_pool_size"),
-        user_cap=numbers.get("max_user_connections"),
+        pool_size=_number(pairs, "pool_size"),
+        reserve=_number(pairs, "reserve_pool_size"),
+        user_cap=_number(pairs, "max_user_connections"),
     )
     return name, connstr(pairs), limits
 

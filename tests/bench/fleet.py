@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -152,10 +153,10 @@ def growth(rows: Sequence[dict[str, object]], step: str) -> tuple[float, float]:
     """(seconds per added pooler, seconds at none): the least-squares line through ``step``."""
     xs = [float(str(row["poolers"])) for row in rows]
     ys = [float(str(row[step])) for row in rows]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    spread = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
-    return slope, mean_y - slope * mean_x
+    if len(set(xs)) < 2:  # one size: no line, only its mean
+        return 0.0, statistics.fmean(ys)
+    line = statistics.linear_regression(xs, ys)
+    return line.slope, line.intercept
 
 
 def fleet_report(rows: Sequence[dict[str, object]], directory: str, machine: str) -> list[str]:
