@@ -19,5 +19,6 @@ step "apt repository";  bash tests/lab/build-repo.sh
 step "pytest";          python -m pytest -n 2 --durations=15
 step "molecule test (per_host)"; molecule test
 step "molecule test (central)";  molecule test -s central
-# Two scenarios, each run end to end above (set -e stops at the first failure).
-echo "molecule: 2 passed, 0 failed ($(date +%T))"
+step "molecule test (managed)";  molecule test -s managed
+# Three scenarios, each run end to end above (set -e stops at the first failure).
+echo "molecule: 3 passed, 0 failed ($(date +%T))"

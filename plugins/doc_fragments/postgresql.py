@@ -32,6 +32,17 @@ options:
     description: Database to connect to.
     type: str
     default: postgres
+  login_sslmode:
+    description:
+      - libpq's sslmode for TCP logins; empty leaves libpq's default (prefer, which verifies nothing).
+      - Use verify-full with I(login_sslrootcert) for a server reached over a network you do not own.
+    type: str
+    default: ""
+    choices: ["", disable, allow, prefer, require, verify-ca, verify-full]
+  login_sslrootcert:
+    description: CA bundle that signed the server's certificate (the provider's, for a managed server).
+    type: str
+    default: ""
 requirements:
   - psycopg2 (Debian's python3-psycopg2) or psycopg 3 on the host that runs the module
 """

@@ -69,6 +69,14 @@ def userlist(user: str, password: str) -> str:
         raise AnsibleFilterError(str(exc)) from None
 
 
+def userlist_verifiers(verifiers: Mapping[str, object]) -> str:
+    """userlist.txt holding each role's SCRAM verifier (a managed PostgreSQL)."""
+    try:
+        return pgbouncer_files.userlist_verifiers(verifiers)
+    except ConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def deb822_field(value: object) -> str:
     """A deb822 field value: one line, no surrounding whitespace (a line break would add a field)."""
     try:
@@ -107,4 +115,5 @@ class FilterModule:
             "pooler_model": pooler_model,
             "url_errors": url_errors,
             "userlist": userlist,
+            "userlist_verifiers": userlist_verifiers,
         }

@@ -1,29 +1,28 @@
 """SCRAM-SHA-256 verifiers in PostgreSQL's pg_authid format, computed on the controller.
 
 A verifier (``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``) can be given to
-``CREATE/ALTER ROLE ... PASSWORD`` as is, so the plaintext password never reaches a server.
-
-The password goes through SASLprep exactly as PostgreSQL's ``pg_saslprep`` does it (server and
-libpq alike): pure ASCII is used as is; otherwise non-ASCII spaces map to U+0020, "commonly
-mapped to nothing" characters are dropped, the result is NFKC-normalised, and when the mapped
-characters include a prohibited, unassigned (Unicode 3.2) or badly ordered bidirectional
-character, PostgreSQL falls back to the raw UTF-8 bytes, and so does this filter. Only the
-standard library is used: ``stringprep`` carries RFC 3454's tables.
+``CREATE/ALTER ROLE ... PASSWORD`` as is, so the plaintext password never reaches a server. The
+arithmetic (SASLprep included) lives in module_utils/scram.py, shared with the modules; these
+filters check what the inventory hands them and name what is wrong.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
-import re
-import stringprep
-import unicodedata
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram import (
+    KEY_BYTES,
+    VERIFIER,
+    keys,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram import (
+    verifier as verifier_of,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import integer_or_none
 
 DEFAULT_ITERATIONS = 4096
@@ -32,52 +31,8 @@ MAX_ITERATIONS = 10_000_000
 # PostgreSQL's SCRAM_DEFAULT_SALT_LEN; shorter salts are refused.
 DEFAULT_SALT_BYTES = 16
 MIN_SALT_BYTES = 12
-KEY_BYTES = 32
 # libpq's pg_saslprep gives up on longer passwords (MAX_PASSWORD_LENGTH): no client could log in.
 MAX_PASSWORD_BYTES = 1024
-
-_VERIFIER = re.compile(
-    r"SCRAM-SHA-256\$(?P<iterations>[0-9]+):(?P<salt>[A-Za-z0-9+/=]+)"
-    r"\$(?P<stored_key>[A-Za-z0-9+/=]+):(?P<server_key>[A-Za-z0-9+/=]+)"
-)
-
-# RFC 3454 tables SASLprep (RFC 4013) prohibits in its output: C.1.2 to C.9.
-_PROHIBITED = (
-    stringprep.in_table_c12,
-    stringprep.in_table_c21_c22,
-    stringprep.in_table_c3,
-    stringprep.in_table_c4,
-    stringprep.in_table_c5,
-    stringprep.in_table_c6,
-    stringprep.in_table_c7,
-    stringprep.in_table_c8,
-    stringprep.in_table_c9,
-)
-
-
-def saslprep(password: str) -> str | None:
-    """Return the SASLprep form PostgreSQL hashes, or None where PostgreSQL uses the raw bytes."""
-    if password.isascii():
-        return password
-    mapped = [
-        " " if stringprep.in_table_c12(char) else char
-        for char in password
-        if not stringprep.in_table_b1(char)
-    ]
-    if not mapped:
-        return None
-    # PostgreSQL checks the mapped characters, before normalisation (src/common/saslprep.c).
-    if any(check(char) for char in mapped for check in _PROHIBITED):
-        return None
-    if any(stringprep.in_table_a1(char) for char in mapped):
-        return None
-    if any(stringprep.in_table_d1(char) for char in mapped) and (
-        any(stringprep.in_table_d2(char) for char in mapped)
-        or not stringprep.in_table_d1(mapped[0])
-        or not stringprep.in_table_d1(mapped[-1])
-    ):
-        return None
-    return unicodedata.normalize("NFKC", "".join(mapped))
 
 
 def _b64decode(value: str, what: str) -> bytes:
@@ -85,10 +40,6 @@ def _b64decode(value: str, what: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise AnsibleFilterError(f"SCRAM {what} is not valid base64: {exc}") from None
-
-
-def _b64encode(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 def _check_password(password: object) -> str:
@@ -139,7 +90,7 @@ def parse_verifier(verifier: object) -> dict[str, object]:
     """Split a pg_authid SCRAM-SHA-256 verifier into iterations, salt and keys (raw bytes)."""
     if not isinstance(verifier, str):
         raise AnsibleFilterError(f"SCRAM verifier must be a string, got {type(verifier).__name__}")
-    match = _VERIFIER.fullmatch(str(verifier))
+    match = VERIFIER.fullmatch(str(verifier))
     if match is None:
         raise AnsibleFilterError(
             "SCRAM verifier is malformed: expected "
@@ -159,16 +110,6 @@ def parse_verifier(verifier: object) -> dict[str, object]:
     }
 
 
-def _keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
-    """StoredKey and ServerKey (RFC 5802) of the password PostgreSQL would hash."""
-    prepared = saslprep(password)
-    secret = (password if prepared is None else prepared).encode("utf-8")
-    salted = hashlib.pbkdf2_hmac("sha256", secret, salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    return hashlib.sha256(client_key).digest(), server_key
-
-
 def scram_sha256_verifier(
     password: str, salt: str | None = None, iterations: int = DEFAULT_ITERATIONS
 ) -> str:
@@ -180,8 +121,7 @@ def scram_sha256_verifier(
     password = _check_password(password)
     count = _check_iterations(iterations)
     raw_salt = os.urandom(DEFAULT_SALT_BYTES) if salt is None else _check_salt(salt)
-    stored_key, server_key = _keys(password, raw_salt, count)
-    return f"SCRAM-SHA-256${count}:{_b64encode(raw_salt)}${_b64encode(stored_key)}:{_b64encode(server_key)}"
+    return verifier_of(password, raw_salt, count)
 
 
 def scram_sha256_verifier_matches(verifier: str | None, password: str) -> bool:
@@ -196,7 +136,7 @@ def scram_sha256_verifier_matches(verifier: str | None, password: str) -> bool:
         return False
     if parts["iterations"] > MAX_ITERATIONS:
         return False
-    stored_key, server_key = _keys(password, parts["salt"], parts["iterations"])
+    stored_key, server_key = keys(password, parts["salt"], parts["iterations"])
     return hmac.compare_digest(stored_key, parts["stored_key"]) and hmac.compare_digest(
         server_key, parts["server_key"]
     )

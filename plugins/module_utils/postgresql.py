@@ -48,6 +48,8 @@ NO_DRIVER = "neither psycopg2 nor psycopg (3) is installed: install python3-psyc
 # default ACL of an object that does not exist yet.
 BOOTSTRAP_SUPERUSER_OID = 10
 PG16 = 160000
+# libpq's sslmode values; "" leaves libpq's default (prefer).
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 _BASE64 = r"[A-Za-z0-9+/]+={0,2}"
 _SCRAM_VERIFIER = re.compile(rf"SCRAM-SHA-256\$([1-9][0-9]*):({_BASE64})\$({_BASE64}):({_BASE64})")
@@ -485,6 +487,8 @@ def connection_argument_spec() -> dict[str, dict[str, Any]]:
         "login_user": {"type": "str", "default": "postgres"},
         "login_password": {"type": "str", "default": "", "no_log": True},
         "login_db": {"type": "str", "default": "postgres"},
+        "login_sslmode": {"type": "str", "default": "", "choices": ["", *SSLMODES]},
+        "login_sslrootcert": {"type": "str", "default": ""},
     }
 
 
@@ -509,6 +513,9 @@ def connect(params: Mapping[str, Any], database: str | None = None) -> Connectio
         kwargs["host"] = host
     if params.get("login_password"):
         kwargs["password"] = params["login_password"]
+    for option in ("sslmode", "sslrootcert"):
+        if params.get(f"login_{option}"):
+            kwargs[option] = params[f"login_{option}"]
     return _driver.connect(**kwargs)
 
 

@@ -70,9 +70,9 @@ options:
     default: 1.0
   watched_files:
     description:
-      - Other files the process reads on RELOAD (its TLS certificate, key and CA). Their content is
-        part of the checksum, so a process that has not loaded their current content gets a RELOAD
-        (PgBouncer 1.24 and newer reload TLS files whose content changed).
+      - Other files the process reads on RELOAD (its auth_file; its TLS certificate, key and CA).
+        Their content is part of the checksum, so a process that has not loaded their current
+        content gets a RELOAD (PgBouncer 1.24 and newer reload TLS files whose content changed).
     type: list
     elements: path
     default: []

@@ -17,10 +17,18 @@ version_added: "0.1.0"
 author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
   roles:
-    description: Roles whose stored verifiers to return; roles that do not exist are left out.
+    description: Roles to look for, and whose stored verifiers to return; roles that do not exist are left out.
     type: list
     elements: str
     default: []
+  superuser_reads:
+    description:
+      - Read what only a superuser may, where pg_hba.conf is, its errors and the stored verifiers.
+      - False on a managed server, whose admin is no superuser; C(hba_file), C(hba_errors) and
+        C(verifiers) are then empty (M(pgbouncer_toolkit.pgbouncer.postgresql_role_verifiers) reads
+        the verifiers by logging in).
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -76,6 +84,18 @@ hba_errors:
   type: list
   elements: str
   sample: ["line 101: invalid IP mask \"33\": Name or service not known"]
+existing_roles:
+  description: The requested roles that exist on the server (read from pg_roles).
+  returned: always
+  type: list
+  elements: str
+  sample: [app]
+expired_roles:
+  description: The requested roles whose VALID UNTIL has passed (no login as them works).
+  returned: always
+  type: list
+  elements: str
+  sample: [app_expired]
 verifiers:
   description: "{role: stored rolpassword, or null when it has none} for the requested roles that exist."
   returned: always
@@ -109,8 +129,8 @@ _SETTINGS_QUERY = """
 SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4,
        pg_catalog.current_setting('max_connections')::pg_catalog.int4,
        pg_catalog.current_setting('superuser_reserved_connections')::pg_catalog.int4,
-       COALESCE(pg_catalog.current_setting('reserved_connections', true)::pg_catalog.int4, 0),
-       pg_catalog.current_setting('hba_file')"""
+       COALESCE(pg_catalog.current_setting('reserved_connections', true)::pg_catalog.int4, 0)"""
+_HBA_FILE_QUERY = "SELECT pg_catalog.current_setting('hba_file')"
 # pg_hba_file_rules reads the file as it is on disk now, not the rules the server has loaded.
 _HBA_ERRORS_QUERY = """
 SELECT pg_catalog.concat('line ', r.line_number, ': ', r.error)
@@ -122,12 +142,18 @@ SELECT a.rolname::pg_catalog.text, a.rolpassword
   FROM pg_catalog.pg_authid AS a
  WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])
  ORDER BY 1"""
+# pg_roles: readable by every role. Expired: past VALID UNTIL, no login works.
+_EXISTING_ROLES_QUERY = """
+SELECT r.rolname::pg_catalog.text,
+       COALESCE(r.rolvaliduntil OPERATOR(pg_catalog.<) pg_catalog.now(), false)
+  FROM pg_catalog.pg_roles AS r
+ WHERE r.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])
+ ORDER BY 1"""
 _SETTING_NAMES = (
     "server_version_num",
     "max_connections",
     "superuser_reserved_connections",
     "reserved_connections",
-    "hba_file",
 )
 
 
@@ -138,8 +164,14 @@ def read_facts(conn: Connection, params: Mapping[str, Any], *, check_mode: bool 
         with conn.cursor() as cursor:
             cursor.execute(_SETTINGS_QUERY)
             facts: dict[str, Any] = dict(zip(_SETTING_NAMES, cursor.fetchone(), strict=True))
-            facts["hba_errors"] = [row[0] for row in fetch_all(cursor, _HBA_ERRORS_QUERY)]
-            facts["verifiers"] = dict(fetch_all(cursor, _VERIFIERS_QUERY, [roles]))
+            existing = fetch_all(cursor, _EXISTING_ROLES_QUERY, [roles])
+            facts["existing_roles"] = [name for name, _expired in existing]
+            facts["expired_roles"] = [name for name, expired in existing if expired]
+            facts["hba_file"], facts["hba_errors"], facts["verifiers"] = "", [], {}
+            if params.get("superuser_reads", True):
+                facts["hba_file"] = fetch_all(cursor, _HBA_FILE_QUERY)[0][0]
+                facts["hba_errors"] = [row[0] for row in fetch_all(cursor, _HBA_ERRORS_QUERY)]
+                facts["verifiers"] = dict(fetch_all(cursor, _VERIFIERS_QUERY, [roles]))
     finally:
         conn.rollback()
     return False, [], facts
@@ -147,7 +179,11 @@ def read_facts(conn: Connection, params: Mapping[str, Any], *, check_mode: bool 
 
 def argument_spec() -> dict[str, Any]:
     """The module's options."""
-    return {**connection_argument_spec(), "roles": {"type": "list", "elements": "str", "default": []}}
+    return {
+        **connection_argument_spec(),
+        "roles": {"type": "list", "elements": "str", "default": []},
+        "superuser_reads": {"type": "bool", "default": True},
+    }
 
 
 def main() -> None:

@@ -24,9 +24,10 @@ options:
     type: str
     required: true
   auth_user:
-    description: The role PgBouncer's C(auth_query) logs in as.
+    description:
+      - The role PgBouncer's C(auth_query) logs in as.
+      - Omitted on a managed server, where PgBouncer reads the roles' verifiers from userlist.txt.
     type: dict
-    required: true
     suboptions:
       name:
         description: Its name.
@@ -59,6 +60,25 @@ options:
     description:
       - The role this module logs in as; none of the managed roles may be it. Defaults to I(login_user).
     type: str
+  current_verifiers:
+    description:
+      - For a server whose C(pg_authid) the admin may not read (a managed PostgreSQL), the verifier the
+        server holds for each role, as M(pgbouncer_toolkit.pgbouncer.postgresql_role_verifiers) read it
+        (null when the server does not hold this verifier); roles are then read from C(pg_roles), and
+        a role's password is set only when its verifier differs from this one.
+      - An existing role left out (a login could not tell, as for a role whose password expired)
+        keeps its password.
+      - Omitted, the stored verifiers are read from C(pg_authid), which needs a superuser.
+    type: dict
+  admin_member_of:
+    description:
+      - Roles the admin login must be a member of, with INHERIT and, on PostgreSQL 16 and later, SET.
+        A CREATEROLE admin that is not a superuser needs this to create a database owned by a role
+        (SET) and to grant privileges on it (INHERIT); from PostgreSQL 16 on it holds ADMIN OPTION on
+        the roles it created, which lets it grant itself the membership.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -100,6 +120,12 @@ queries:
   type: list
   elements: str
   sample: ["ALTER ROLE app PASSWORD '********'"]
+roles_expired:
+  description: The declared roles whose VALID UNTIL has passed by the server's clock (no login works).
+  returned: always
+  type: list
+  elements: str
+  sample: [app_expired]
 roles_changed:
   description:
     - Roles created or altered, and roles that gained or lost a membership, in order of first change.
@@ -168,12 +194,14 @@ LOGIN_ROLE_ATTRIBUTES = tuple(
     attribute for attribute in AUTH_USER_ATTRIBUTES if attribute.column not in ("rolinherit", "rolconnlimit")
 )
 
+# {catalog}: pg_authid, or pg_roles (the same columns, the password masked) where pg_authid is
+# unreadable.
 _ROLE_QUERY = """
 SELECT a.rolcanlogin, a.rolsuper, a.rolcreatedb, a.rolcreaterole, a.rolinherit, a.rolreplication,
        a.rolbypassrls, a.rolconnlimit, a.rolpassword,
        -- NULL and 'infinity' both mean "no expiry"; PostgreSQL parses the wanted timestamp.
        COALESCE(a.rolvaliduntil, 'infinity') OPERATOR(pg_catalog.=) %s::pg_catalog.timestamptz
-  FROM pg_catalog.pg_authid AS a
+  FROM pg_catalog.{catalog} AS a
  WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s"""
 _ROLE_COLUMNS = (
     "rolcanlogin",
@@ -192,8 +220,8 @@ _MEMBERSHIPS_QUERY = """
 SELECT g.rolname::pg_catalog.text, m.rolname::pg_catalog.text,
        pg_catalog.pg_get_userbyid(am.grantor)::pg_catalog.text
   FROM pg_catalog.pg_auth_members AS am
-  JOIN pg_catalog.pg_authid AS g ON g.oid OPERATOR(pg_catalog.=) am.roleid
-  JOIN pg_catalog.pg_authid AS m ON m.oid OPERATOR(pg_catalog.=) am.member
+  JOIN pg_catalog.pg_roles AS g ON g.oid OPERATOR(pg_catalog.=) am.roleid
+  JOIN pg_catalog.pg_roles AS m ON m.oid OPERATOR(pg_catalog.=) am.member
  WHERE g.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])
     OR m.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])
  ORDER BY 1, 2, 3"""
@@ -201,10 +229,20 @@ SELECT g.rolname::pg_catalog.text, m.rolname::pg_catalog.text,
 _SETTINGS_QUERY = """
 SELECT d.datname::pg_catalog.text
   FROM pg_catalog.pg_db_role_setting AS s
-  JOIN pg_catalog.pg_authid AS a ON a.oid OPERATOR(pg_catalog.=) s.setrole
+  JOIN pg_catalog.pg_roles AS a ON a.oid OPERATOR(pg_catalog.=) s.setrole
   LEFT JOIN pg_catalog.pg_database AS d ON d.oid OPERATOR(pg_catalog.=) s.setdatabase
  WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
  ORDER BY 1 NULLS FIRST"""
+# The admin's own memberships in the given roles; inherit and set options from 16 on (NULL before).
+_ADMIN_MEMBERSHIPS_QUERY = """
+SELECT g.rolname::pg_catalog.text, {options}
+  FROM pg_catalog.pg_auth_members AS am
+  JOIN pg_catalog.pg_roles AS g ON g.oid OPERATOR(pg_catalog.=) am.roleid
+  JOIN pg_catalog.pg_roles AS m ON m.oid OPERATOR(pg_catalog.=) am.member
+ WHERE m.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
+   AND g.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])"""
+_EXPIRED_QUERY = "SELECT %s::pg_catalog.timestamptz OPERATOR(pg_catalog.<) pg_catalog.now()"
+_PG16_OPTIONS = "pg_catalog.bool_or(am.inherit_option AND am.set_option)"
 
 
 @dataclass(frozen=True)
@@ -230,19 +268,24 @@ class Request:
     """The module's checked input."""
 
     client_group: str
-    auth_user: LoginRole
+    auth_user: LoginRole | None
     roles: tuple[LoginRole, ...]
     admin_user: str
+    # None: read pg_authid; else the verifiers a login read back (managed servers).
+    current_verifiers: Mapping[str, str | None] | None = None
+    admin_member_of: tuple[str, ...] = ()
 
 
 def parse_params(params: Mapping[str, Any]) -> Request:
     """Check the input; raise ModuleError naming the first bad field, before any database work."""
     group = check_role_name(params.get("client_group"), "client_group")
-    auth = params.get("auth_user") or {}
-    auth_user = LoginRole(
-        check_role_name(auth.get("name"), "auth_user.name"),
-        check_verifier(auth.get("verifier"), "auth_user.verifier"),
-    )
+    auth = params.get("auth_user")
+    auth_user = None
+    if auth is not None:
+        auth_user = LoginRole(
+            check_role_name(auth.get("name"), "auth_user.name"),
+            check_verifier(auth.get("verifier"), "auth_user.verifier"),
+        )
     roles = tuple(
         LoginRole(
             check_role_name(role.get("name"), f"roles[{index}].name"),
@@ -252,7 +295,17 @@ def parse_params(params: Mapping[str, Any]) -> Request:
         for index, role in enumerate(params.get("roles") or [])
     )
     admin = params.get("admin_user") or params.get("login_user") or "postgres"
-    request = Request(group, auth_user, roles, admin)
+    current = params.get("current_verifiers")
+    if current is not None:
+        current = {
+            str(name): None if value is None else check_verifier(value, f"current_verifiers[{name!r}]")
+            for name, value in current.items()
+        }
+    member_of = tuple(
+        check_role_name(name, f"admin_member_of[{index}]")
+        for index, name in enumerate(params.get("admin_member_of") or [])
+    )
+    request = Request(group, auth_user, roles, admin, current, member_of)
     _refuse_collisions(request)
     return request
 
@@ -264,7 +317,7 @@ def _refuse_collisions(request: Request) -> None:
     taken: dict[str, str] = {request.admin_user: "the admin login (admin_user)"}
     named = [
         ("client_group", request.client_group),
-        ("auth_user.name", request.auth_user.name),
+        *((("auth_user.name", request.auth_user.name),) if request.auth_user else ()),
         *((f"roles[{index}].name", role.name) for index, role in enumerate(request.roles)),
     ]
     for field, name in named:
@@ -273,17 +326,32 @@ def _refuse_collisions(request: Request) -> None:
         taken[name] = field
 
 
-def _read_role(cursor: Cursor, name: str, valid_until: str) -> dict[str, Any] | None:
-    rows = fetch_all(cursor, _ROLE_QUERY, [valid_until, name])
-    return dict(zip(_ROLE_COLUMNS, rows[0], strict=True)) if rows else None
+def _read_role(
+    cursor: Cursor, name: str, valid_until: str, verifiers: Mapping[str, str | None] | None
+) -> dict[str, Any] | None:
+    """The role's row; with ``verifiers`` (pg_authid unreadable) from pg_roles, the password from them."""
+    catalog = "pg_authid" if verifiers is None else "pg_roles"
+    rows = fetch_all(cursor, _ROLE_QUERY.format(catalog=catalog), [valid_until, name])
+    if not rows:
+        return None
+    row = dict(zip(_ROLE_COLUMNS, rows[0], strict=True))
+    row["password_known"] = verifiers is None or name in verifiers
+    if verifiers is not None:
+        row["rolpassword"] = verifiers.get(name)
+    return row
 
 
 def _plan_role(
-    cursor: Cursor, name: str, attributes: Sequence[Attribute], verifier: str | None, valid_until: str | None
+    cursor: Cursor,
+    request: Request,
+    name: str,
+    attributes: Sequence[Attribute],
+    verifier: str | None,
+    valid_until: str | None,
 ) -> list[Statement]:
     """Create the role, or correct its attributes, password and expiry (None: a NOLOGIN group)."""
     clauses = " ".join(attribute.clause for attribute in attributes)
-    current = _read_role(cursor, name, valid_until or NO_EXPIRY)
+    current = _read_role(cursor, name, valid_until or NO_EXPIRY, request.current_verifiers)
     if current is None:
         if verifier is None:
             return [statement(f"CREATE ROLE %I WITH {clauses}", name)]
@@ -301,9 +369,10 @@ def _plan_role(
     )
     if drift:
         plan.append(statement(f"ALTER ROLE %I WITH {drift}", name))
-    if verifier is None and current["rolpassword"] is not None:
+    # pg_roles masks every password: a group's cannot be checked there.
+    if verifier is None and current["rolpassword"] is not None and request.current_verifiers is None:
         plan.append(statement("ALTER ROLE %I WITH PASSWORD NULL", name))
-    if verifier is not None and current["rolpassword"] != verifier:
+    if verifier is not None and current["password_known"] and current["rolpassword"] != verifier:
         plan.append(statement("ALTER ROLE %I WITH PASSWORD %L", name, Secret(verifier)))
     if valid_until is not None and not current["valid_until_matches"]:
         plan.append(statement("ALTER ROLE %I WITH VALID UNTIL %L", name, valid_until))
@@ -324,14 +393,20 @@ def _revoke(membership: Membership, version: int) -> Statement:
 def _plan_memberships(cursor: Cursor, request: Request) -> list[Change]:
     """The group holds exactly the declared roles; the auth user is in no role and holds none."""
     version = server_version_num(cursor)
-    watched = [request.client_group, request.auth_user.name]
+    auth_name = request.auth_user.name if request.auth_user else None
+    watched = [name for name in (request.client_group, auth_name) if name is not None]
     memberships = [Membership(*row) for row in fetch_all(cursor, _MEMBERSHIPS_QUERY, [watched, watched])]
     declared = {role.name for role in request.roles}
     unwanted = [
         membership
         for membership in memberships
-        if request.auth_user.name in (membership.group, membership.member)
-        or (membership.group == request.client_group and membership.member not in declared)
+        if (auth_name is not None and auth_name in (membership.group, membership.member))
+        # A CREATEROLE admin holds ADMIN OPTION on the group it created (PostgreSQL 16+): kept.
+        or (
+            membership.group == request.client_group
+            and membership.member not in declared
+            and membership.member != request.admin_user
+        )
     ]
     plan = [(membership.member, _revoke(membership, version)) for membership in unwanted]
     members = {membership.member for membership in memberships if membership.group == request.client_group}
@@ -341,6 +416,22 @@ def _plan_memberships(cursor: Cursor, request: Request) -> list[Change]:
         if role.name not in members
     ]
     return plan
+
+
+def _plan_admin_memberships(cursor: Cursor, request: Request) -> list[Change]:
+    """The admin becomes a member, with INHERIT and SET (16+), of each role in admin_member_of."""
+    if not request.admin_member_of:
+        return []
+    version = server_version_num(cursor)
+    options = _PG16_OPTIONS if version >= PG16 else "true"
+    query = _ADMIN_MEMBERSHIPS_QUERY.format(options=options) + " GROUP BY 1"
+    held = dict(fetch_all(cursor, query, [request.admin_user, list(request.admin_member_of)]))
+    clause = " WITH INHERIT TRUE, SET TRUE" if version >= PG16 else ""
+    return [
+        (name, statement(f"GRANT %I TO %I{clause}", name, request.admin_user))
+        for name in request.admin_member_of
+        if not held.get(name)
+    ]
 
 
 def _plan_settings_reset(cursor: Cursor, role: str) -> list[Statement]:
@@ -364,16 +455,28 @@ def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mod
     with conn.cursor() as cursor:
         targets = [
             (request.client_group, GROUP_ATTRIBUTES, None, None),
-            (auth.name, AUTH_USER_ATTRIBUTES, auth.verifier, NO_EXPIRY),
+            *(((auth.name, AUTH_USER_ATTRIBUTES, auth.verifier, NO_EXPIRY),) if auth else ()),
             *((role.name, LOGIN_ROLE_ATTRIBUTES, role.verifier, role.valid_until) for role in request.roles),
         ]
         for name, attributes, verifier, valid_until in targets:
-            plan += [(name, item) for item in _plan_role(cursor, name, attributes, verifier, valid_until)]
+            plan += [
+                (name, item) for item in _plan_role(cursor, request, name, attributes, verifier, valid_until)
+            ]
         plan += _plan_memberships(cursor, request)
-        plan += [(auth.name, item) for item in _plan_settings_reset(cursor, auth.name)]
+        plan += _plan_admin_memberships(cursor, request)
+        if auth:
+            plan += [(auth.name, item) for item in _plan_settings_reset(cursor, auth.name)]
+        # By the server's clock, the roles whose declared VALID UNTIL has passed.
+        expired = [
+            role.name for role in request.roles if fetch_all(cursor, _EXPIRED_QUERY, [role.valid_until])[0][0]
+        ]
     queries = apply_statements(conn, [item for _role, item in plan], check_mode=check_mode)
     # dict.fromkeys: unique, in order of first change.
-    return bool(plan), queries, {"roles_changed": list(dict.fromkeys(role for role, _item in plan))}
+    return (
+        bool(plan),
+        queries,
+        {"roles_changed": list(dict.fromkeys(role for role, _item in plan)), "roles_expired": expired},
+    )
 
 
 def argument_spec() -> dict[str, Any]:
@@ -385,7 +488,7 @@ def argument_spec() -> dict[str, Any]:
     return {
         **connection_argument_spec(),
         "client_group": {"type": "str", "required": True},
-        "auth_user": {"type": "dict", "required": True, "options": login_role},
+        "auth_user": {"type": "dict", "options": login_role},
         "roles": {
             "type": "list",
             "elements": "dict",
@@ -393,6 +496,8 @@ def argument_spec() -> dict[str, Any]:
             "options": {**login_role, "valid_until": {"type": "str"}},
         },
         "admin_user": {"type": "str"},
+        "current_verifiers": {"type": "dict", "no_log": True},
+        "admin_member_of": {"type": "list", "elements": "str", "default": []},
     }
 
 

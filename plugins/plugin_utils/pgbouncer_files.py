@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import CONTROL_CHARACTERS
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram import VERIFIER
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_settings import (
     version_key,
 )
@@ -89,8 +90,26 @@ def render_ini(sections: Mapping[str, Mapping[str, str]], header: str = "") -> s
     return "\n".join(lines) + "\n"
 
 
+def _entry(user: str, secret: str) -> str:
+    """One userlist.txt line, ``"user" "secret"``, quotes doubled (PgBouncer's format)."""
+    return '"{}" "{}"\n'.format(user.replace('"', '""'), secret.replace('"', '""'))
+
+
 def userlist(user: str, password: str) -> str:
-    """userlist.txt with one entry: ``"user" "password"``, quotes doubled (PgBouncer's format)."""
+    """userlist.txt with the auth user's entry only (its plaintext password)."""
     check_name(user, "pgbouncer_auth_user", kind="role")
     check_password(password, "pgbouncer_auth_password")
-    return '"{}" "{}"\n'.format(user.replace('"', '""'), password.replace('"', '""'))
+    return _entry(user, password)
+
+
+def userlist_verifiers(verifiers: Mapping[str, object]) -> str:
+    """userlist.txt with one SCRAM verifier per role, in name order (a managed PostgreSQL): no
+    password, and nothing but a well-formed verifier in the second field."""
+    lines = []
+    for user in sorted(verifiers):
+        check_name(user, "pgbouncer_roles[].name", kind="role")
+        verifier = verifiers[user]
+        if not isinstance(verifier, str) or not VERIFIER.fullmatch(verifier):
+            raise ConfigError(f"userlist.txt: the verifier of role {user!r} is not a SCRAM-SHA-256 verifier")
+        lines.append(_entry(user, verifier))
+    return "".join(lines)

@@ -196,6 +196,8 @@ def _shared_sections(
         )
 
     # The auth contract (shared with the PostgreSQL side); its database is also an ini key here.
+    # A managed PostgreSQL has none: userlist.txt holds the application roles' verifiers.
+    managed = bool(inputs.get("pgbouncer_managed_postgresql"))
     contract = auth_contract(inputs, errors)
     auth_user, schema, function = contract.user, contract.schema, contract.function
     auth_db = contract.database and collect(
@@ -275,7 +277,7 @@ def _shared_sections(
             if name not in role_names:
                 errors.append(
                     f"{variable}: {name!r} is not declared in pgbouncer_roles (console users are "
-                    "PostgreSQL roles looked up through auth_query)"
+                    "PostgreSQL roles PgBouncer checks through auth_query or userlist.txt)"
                 )
 
     for key, value in dict(inputs.get("pgbouncer_settings") or {}).items():
@@ -301,7 +303,14 @@ def _shared_sections(
         pgbouncer["auth_file"] = auth_file
     # TLS: the files the pgbouncer_tls role places (tls_files.py), where the modes need them.
     if pgbouncer.get("server_tls_sslmode") in VERIFYING_SSLMODES:
-        pgbouncer["server_tls_ca_file"] = TLS_FILES["ca"]
+        server_ca = inputs.get("pgbouncer_server_tls_ca_bundle")
+        pgbouncer["server_tls_ca_file"] = TLS_FILES["server_ca" if server_ca else "ca"]
+        if managed and not server_ca:
+            errors.append(
+                "pgbouncer_server_tls_ca_bundle: required with pgbouncer_managed_postgresql and "
+                f"pgbouncer_server_tls_sslmode {pgbouncer['server_tls_sslmode']}: the CA bundle your "
+                "provider publishes for its certificates (a file on the controller)"
+            )
     if pgbouncer.get("client_tls_sslmode", "disable") != "disable":
         pgbouncer["client_tls_cert_file"] = TLS_FILES["cert"]
         pgbouncer["client_tls_key_file"] = TLS_FILES["key"]

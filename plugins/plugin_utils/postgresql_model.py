@@ -58,7 +58,11 @@ def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any
     errors: list[str] = []
     contract = auth_contract(inputs, errors)
     auth_user, auth_db = contract.user, contract.database
-    collect(errors, check_password, inputs.get("pgbouncer_auth_password"), "pgbouncer_auth_password")
+    managed = bool(inputs.get("pgbouncer_managed_postgresql"))
+    if managed:
+        errors += managed_errors(inputs)
+    else:
+        collect(errors, check_password, inputs.get("pgbouncer_auth_password"), "pgbouncer_auth_password")
     group = collect(
         errors, check_name, inputs.get("pgbouncer_client_group"), "pgbouncer_client_group", kind="role"
     )
@@ -85,7 +89,9 @@ def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any
     }
     if len(reserved) < len([name for name in (auth_user, group, login_user) if name is not None]):
         errors.append(
-            "pgbouncer_auth_user, pgbouncer_client_group and pgbouncer_postgresql_login_user must be "
+            "pgbouncer_client_group and pgbouncer_postgresql_login_user must be two different roles"
+            if managed
+            else "pgbouncer_auth_user, pgbouncer_client_group and pgbouncer_postgresql_login_user must be "
             "three different roles"
         )
 
@@ -165,6 +171,43 @@ def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any
             {entry["owner"] for entry in to_create if entry["owner"] and entry["owner"] not in declared}
         ),
     }
+
+
+# What needs a superuser or the server's files, each refused by the variable that asks for it.
+_SUPERUSER_WORK = (
+    ("pgbouncer_postgresql_manage_hba", "the provider keeps pg_hba; the toolkit writes no pg_hba.conf"),
+    ("pgbouncer_postgresql_tls", "the server's certificate is the provider's"),
+    (
+        "pgbouncer_postgresql_stat_statements",
+        "loading pg_stat_statements needs ALTER SYSTEM (the provider's parameter group does it)",
+    ),
+    (
+        "pgbouncer_postgresql_exporter",
+        "the exporter runs on the database host, which the toolkit cannot reach",
+    ),
+)
+VERIFYING_LOGIN_SSLMODES = ("verify-full", "verify-ca")
+
+
+def managed_errors(inputs: Mapping[str, Any]) -> list[str]:
+    """What a managed PostgreSQL (pgbouncer_managed_postgresql) cannot do, each by its variable."""
+    errors = [
+        f"{variable}: must be false with pgbouncer_managed_postgresql: {reason}"
+        for variable, reason in _SUPERUSER_WORK
+        if inputs.get(variable)
+    ]
+    if not inputs.get("pgbouncer_postgresql_login_host"):
+        errors.append(
+            "pgbouncer_postgresql_login_host: required with pgbouncer_managed_postgresql: the server's "
+            "name (its writer endpoint), reached over TCP from the host in the pgbouncer_postgresql group"
+        )
+    if inputs.get("pgbouncer_postgresql_login_sslmode") not in VERIFYING_LOGIN_SSLMODES:
+        errors.append(
+            "pgbouncer_postgresql_login_sslmode: must be verify-full or verify-ca with "
+            "pgbouncer_managed_postgresql (the admin and the logins as each role cross a network the "
+            f"toolkit does not own), got {inputs.get('pgbouncer_postgresql_login_sslmode')!r}"
+        )
+    return errors
 
 
 def server_databases(databases: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -26,7 +26,8 @@ def auth_query(schema: str, function: str) -> str:
 
 @dataclass(frozen=True)
 class AuthContract:
-    """The auth contract, each part checked as a PostgreSQL name (None: refused, error recorded)."""
+    """The auth contract, each part checked as a PostgreSQL name (None: refused, error recorded, or
+    no contract at all: a managed PostgreSQL has no auth user and no lookup function)."""
 
     user: str | None  # pgbouncer_auth_user: the role PgBouncer runs auth_query as
     database: str | None  # pgbouncer_auth_database: where it runs it
@@ -37,6 +38,8 @@ class AuthContract:
 def auth_contract(inputs: Mapping[str, Any], errors: list[str]) -> AuthContract:
     """The auth contract of ``inputs`` (role variables by name), its errors added to ``errors``.
     The pooler side and the PostgreSQL side both read it from here."""
+    if inputs.get("pgbouncer_managed_postgresql"):
+        return AuthContract(None, None, None, None)
     return AuthContract(
         user=collect(
             errors, check_name, inputs.get("pgbouncer_auth_user"), "pgbouncer_auth_user", kind="role"

@@ -13,11 +13,13 @@ TLS_FILES = {
     "ca": f"{TLS_DIR}/ca.crt",
     "cert": f"{TLS_DIR}/host.crt",
     "key": f"{TLS_PRIVATE_DIR}/host.key",
+    # The CA that signed PostgreSQL's certificate, where it is not the toolkit's (a managed server).
+    "server_ca": f"{TLS_DIR}/postgresql-ca.crt",
 }
 
 
 def tls_file(kind: str) -> str:
-    """The path of the TLS file ``kind``: 'dir', 'private_dir', 'ca', 'cert' or 'key'."""
+    """The path of the TLS file ``kind``: 'dir', 'private_dir', 'ca', 'cert', 'key' or 'server_ca'."""
     if kind == "dir":
         return TLS_DIR
     if kind == "private_dir":

@@ -1336,3 +1336,84 @@ def test_psycopg2_connection_gives_the_same_result(pg):
     facts = call(read_facts, {"roles": ["App-Role"]})[2]
     assert facts["verifiers"] == {"App-Role": verifier("App-Role")}
     assert lookup_as_auth_user(pg, "App-Role") == [("App-Role", verifier("App-Role"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# A managed server: the admin has CREATEROLE and CREATEDB only, and cannot read pg_authid
+
+
+class TestManagedServer:
+    ADMIN = "Cloud Admin"
+    ROLE = 'Owner "O"'
+
+    @pytest.fixture
+    def managed(self, pg: Cluster) -> Iterator[Cluster]:
+        with pg.connect(autocommit=True) as conn:
+            conn.execute(
+                ident("CREATE ROLE {} LOGIN CREATEROLE CREATEDB PASSWORD ", self.ADMIN)
+                + sql.Literal(verifier(self.ADMIN))
+            )
+        yield pg
+
+    def run(self, cluster: Cluster, logic: Callable[..., Any], **params: Any) -> tuple[bool, list[str], dict]:
+        with cluster.login_tcp(self.ADMIN) as conn:
+            conn.autocommit = False
+            return logic(conn, {"login_user": self.ADMIN, **params})
+
+    def login_roles(self, current: dict[str, str | None]) -> dict[str, Any]:
+        return {
+            "client_group": GROUP,
+            "roles": [{"name": self.ROLE, "verifier": verifier(self.ROLE)}],
+            "admin_user": self.ADMIN,
+            "current_verifiers": current,
+            "admin_member_of": [self.ROLE],
+        }
+
+    def test_the_admin_cannot_read_pg_authid(self, managed: Cluster) -> None:
+        with managed.login_tcp(self.ADMIN) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT rolpassword FROM pg_catalog.pg_authid")
+
+    def test_roles_and_an_owned_database_without_a_superuser(self, managed: Cluster) -> None:
+        changed, queries, _ = self.run(managed, ensure_login_roles, **self.login_roles({self.ROLE: None}))
+        assert changed and any(query.startswith("GRANT ") and self.ADMIN in query for query in queries)
+        databases = {
+            "databases": [{"name": "Managed DB", "owner": self.ROLE}],
+            "grants": [{"database": "Managed DB", "role": self.ROLE}],
+        }
+        assert self.run(managed, ensure_databases, **databases)[0]
+        assert managed.rows(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = 'Managed DB'"
+        ) == [(self.ROLE,)]
+        assert (self.ROLE, "CONNECT", False) in managed.database_acl("Managed DB")
+        # The server holds the verifier it was given; a re-run that read it back changes nothing.
+        stored = managed.rows("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (self.ROLE,))
+        assert stored == [(verifier(self.ROLE),)]
+        again = self.login_roles({self.ROLE: verifier(self.ROLE)})
+        assert self.run(managed, ensure_login_roles, **again) == (
+            False,
+            [],
+            {"roles_changed": [], "roles_expired": []},
+        )
+        assert self.run(managed, ensure_databases, **databases)[0] is False
+
+    def test_a_role_whose_verifier_could_not_be_read_keeps_its_password(self, managed: Cluster) -> None:
+        self.run(managed, ensure_login_roles, **self.login_roles({self.ROLE: None}))
+        other = {**self.login_roles({}), "roles": [{"name": self.ROLE, "verifier": verifier("another")}]}
+        assert self.run(managed, ensure_login_roles, **other)[0] is False
+        stored = managed.rows("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (self.ROLE,))
+        assert stored == [(verifier(self.ROLE),)]
+
+    def test_facts_read_without_a_superuser(self, managed: Cluster) -> None:
+        facts = self.run(managed, read_facts, roles=[self.ADMIN, "absent"], superuser_reads=False)[2]
+        assert facts["existing_roles"] == [self.ADMIN]
+        assert (facts["hba_file"], facts["hba_errors"], facts["verifiers"]) == ("", [], {})
+        assert facts["max_connections"] > 0
+
+    def test_roles_past_valid_until_are_named_by_the_servers_clock(self, managed: Cluster) -> None:
+        params = self.login_roles({})
+        params["roles"] = [
+            {"name": self.ROLE, "verifier": verifier(self.ROLE), "valid_until": "2001-01-01"},
+            {"name": "Later", "verifier": verifier("Later"), "valid_until": "2999-01-01"},
+            {"name": "Never", "verifier": verifier("Never")},
+        ]
+        assert self.run(managed, ensure_login_roles, **params)[2]["roles_expired"] == [self.ROLE]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter.scram import (
-    saslprep,
     scram_sha256_verifier,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram import saslprep
 from tests.playbooks import run_playbook
 
 SALT = "MDEyMzQ1Njc4OWFiY2RlZg=="

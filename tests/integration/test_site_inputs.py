@@ -42,6 +42,17 @@ VALID = {
     "pgbouncer_app_files_databases": [{"alias": "default", "role": "app", "database": "app"}],
 }
 MISSING = object()
+# A managed PostgreSQL's inputs (no auth password), complete; each managed case changes one thing.
+MANAGED = {
+    "pgbouncer_managed_postgresql": True,
+    "pgbouncer_auth_password": MISSING,
+    # Loopback, a closed port: a case that got past the first play would reach nothing.
+    "pgbouncer_postgresql_login_host": "127.0.0.1",
+    "pgbouncer_postgresql_login_port": 1,
+    "pgbouncer_postgresql_login_user": "cloudadmin",
+    "pgbouncer_postgresql_login_sslmode": "verify-full",
+    "pgbouncer_server_tls_ca_bundle": str(ROOT / "tests/integration/inventory/hosts.yml"),
+}
 
 
 def run_site(
@@ -572,6 +583,47 @@ BAD_INPUTS = [
         },
         "pgbouncer_exporter_port",
     ),
+    # A managed PostgreSQL: what needs a superuser or the server's files is refused by name.
+    *[
+        (f"managed PostgreSQL with {case}", {**MANAGED, **changes}, message)
+        for case, changes, message in [
+            (
+                "pg_hba managed",
+                {"pgbouncer_postgresql_manage_hba": True},
+                "pgbouncer_postgresql_manage_hba: must be false",
+            ),
+            (
+                "no login host",
+                {"pgbouncer_postgresql_login_host": ""},
+                "pgbouncer_postgresql_login_host: required with",
+            ),
+            (
+                "an unverified login",
+                {"pgbouncer_postgresql_login_sslmode": "require"},
+                "pgbouncer_postgresql_login_sslmode: must be verify-full or verify-ca",
+            ),
+            (
+                "no CA for the server",
+                {"pgbouncer_server_tls_ca_bundle": ""},
+                "pgbouncer_server_tls_ca_bundle: required with",
+            ),
+            (
+                "a mode that is no boolean",
+                {"pgbouncer_managed_postgresql": "maybe"},
+                "pgbouncer_managed_postgresql",
+            ),
+            (
+                "an sslmode libpq does not have",
+                {"pgbouncer_postgresql_login_sslmode": "verify"},
+                "value of pgbouncer_postgresql_login_sslmode must be one of",
+            ),
+            (
+                "a CA file that is not there",
+                {"pgbouncer_server_tls_ca_bundle": "/nonexistent/ca.pem"},
+                "pgbouncer_server_tls_ca_bundle: /nonexistent/ca.pem is not a file on the controller",
+            ),
+        ]
+    ],
 ]
 
 
@@ -580,6 +632,18 @@ BAD_INPUTS = [
 )
 def test_bad_input_fails_before_any_host_changes(tmp_path, overrides, message):
     assert_failed_in_first_play(run_site(tmp_path, overrides), message)
+
+
+def test_a_complete_managed_inventory_passes_the_first_play(tmp_path):
+    """Every check passes without an auth password; the PostgreSQL side then logs in over TCP (to a
+    closed loopback port here) and neither reads pg_hba.conf nor pg_authid."""
+    result = run_site(tmp_path, MANAGED)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "PLAY [Build the PostgreSQL side" in output, output
+    assert "Connection refused" in output or "connection refused" in output.lower(), output
+    for secret in SECRETS[1:]:
+        assert secret not in output, f"a password reached the output: {secret}"
 
 
 # The controller as a monitoring host too (inventory/monitoring.yml), scraping its own exporters.

@@ -908,3 +908,72 @@ def test_each_process_gets_the_file_descriptors_it_may_need(change, limit, error
         assert built["errors"] == []
     else:
         assert [e for e in built["errors"] if error in e], built["errors"]
+
+
+# ------------------------------------------------------------------------------------------------
+# A managed PostgreSQL (pgbouncer_managed_postgresql): no auth contract, verifiers in userlist.txt
+
+MANAGED = {
+    **{key: value for key, value in VALID.items() if not key.startswith("pgbouncer_auth_")},
+    "pgbouncer_auth_type": "scram-sha-256",
+    "pgbouncer_managed_postgresql": True,
+    "pgbouncer_server_tls_sslmode": "verify-full",
+    "pgbouncer_server_tls_ca_bundle": "/controller/provider-ca.pem",
+}
+
+
+def test_managed_model_has_no_auth_query_and_verifies_with_the_providers_ca():
+    found, processes, limits = model.pooler_model(MANAGED, RELEASE)
+    assert found == []
+    sections = processes[0]
+    pgbouncer = sections["pgbouncer"]
+    assert not {"auth_user", "auth_query", "auth_dbname"} & set(pgbouncer)
+    assert pgbouncer["server_tls_ca_file"] == "/etc/ssl/pgbouncer-toolkit/postgresql-ca.crt"
+    assert set(sections["databases"]) == {entry["name"] for entry in MANAGED["pgbouncer_databases"]}
+    assert len(limits["pools"]) == len(model.pooler_model(VALID, RELEASE)[2]["pools"]) - 1
+
+
+def test_the_toolkits_ca_verifies_its_own_postgresql():
+    sections = model.pooler_config(with_change(pgbouncer_server_tls_sslmode="verify-full"), RELEASE)[1]
+    assert sections["pgbouncer"]["server_tls_ca_file"] == "/etc/ssl/pgbouncer-toolkit/ca.crt"
+
+
+@pytest.mark.parametrize("sslmode", ["verify-full", "verify-ca"])
+def test_managed_verifying_mode_needs_the_providers_ca(sslmode):
+    inputs = {**MANAGED, "pgbouncer_server_tls_sslmode": sslmode, "pgbouncer_server_tls_ca_bundle": ""}
+    assert any(error.startswith("pgbouncer_server_tls_ca_bundle: required with") for error in errors(inputs))
+
+
+VERIFIER = "SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0$" + "A" * 43 + "=:" + "B" * 43 + "="
+
+
+@pytest.mark.parametrize(
+    ("verifiers", "expected"),
+    [
+        ({}, ""),
+        ({"app": VERIFIER}, f'"app" "{VERIFIER}"\n'),
+        # Name order (code points), quotes doubled.
+        ({"b": VERIFIER, 'Q "x"': VERIFIER}, f'"Q ""x""" "{VERIFIER}"\n"b" "{VERIFIER}"\n'),
+    ],
+)
+def test_userlist_of_verifiers(verifiers, expected):
+    assert pgbouncer_files.userlist_verifiers(verifiers) == expected
+
+
+@pytest.mark.parametrize(
+    ("verifiers", "message"),
+    [
+        ({"app": "plaintext password"}, "the verifier of role 'app' is not a SCRAM-SHA-256 verifier"),
+        ({"app": VERIFIER + '\n"x" "y"'}, "is not a SCRAM-SHA-256 verifier"),
+        ({"app": None}, "is not a SCRAM-SHA-256 verifier"),
+        ({"a\nb": VERIFIER}, "must not contain control characters"),
+    ],
+)
+def test_userlist_of_verifiers_refuses_anything_else(verifiers, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        pgbouncer_files.userlist_verifiers(verifiers)
+
+
+def test_the_providers_ca_bundle_unset_is_the_default():
+    assert errors(with_change(pgbouncer_server_tls_ca_bundle="")) == []
+    assert "pgbouncer_server_tls_ca_bundle" not in pgbouncer_role.role_variables()

@@ -393,3 +393,55 @@ def test_the_model_is_empty_when_the_inputs_have_errors():
 def test_the_hba_block_is_empty_when_pg_hba_is_not_managed():
     errors, model = postgresql_model.postgresql_side(with_change(pgbouncer_postgresql_manage_hba=False))
     assert errors == [] and model["hba_block"] == ""
+
+
+# A managed PostgreSQL: no auth contract, no pg_hba.conf, TCP with a verifying TLS mode.
+MANAGED = {
+    **{key: value for key, value in VALID.items() if not key.startswith("pgbouncer_auth_")},
+    "pgbouncer_managed_postgresql": True,
+    "pgbouncer_postgresql_login_user": "cloudadmin",
+    "pgbouncer_postgresql_login_host": "writer.db.example.com",
+    "pgbouncer_postgresql_login_sslmode": "verify-full",
+    "pgbouncer_postgresql_manage_hba": False,
+    "pgbouncer_postgresql_tls": False,
+    "pgbouncer_postgresql_stat_statements": False,
+    "pgbouncer_postgresql_exporter": False,
+}
+
+
+def test_managed_inputs_need_no_auth_contract_and_write_no_pg_hba():
+    errors, model = postgresql_model.postgresql_side(MANAGED)
+    assert errors == []
+    assert model["hba_block"] == ""
+    assert {"name": "app", "owner": "app"} in model["databases"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"pgbouncer_postgresql_manage_hba": True}, "pgbouncer_postgresql_manage_hba: must be false with"),
+        ({"pgbouncer_postgresql_tls": True}, "pgbouncer_postgresql_tls: must be false with"),
+        (
+            {"pgbouncer_postgresql_stat_statements": True},
+            "pgbouncer_postgresql_stat_statements: must be false",
+        ),
+        ({"pgbouncer_postgresql_exporter": True}, "pgbouncer_postgresql_exporter: must be false with"),
+        ({"pgbouncer_postgresql_login_host": ""}, "pgbouncer_postgresql_login_host: required with"),
+        (
+            {"pgbouncer_postgresql_login_sslmode": ""},
+            "pgbouncer_postgresql_login_sslmode: must be verify-full",
+        ),
+        ({"pgbouncer_postgresql_login_sslmode": "require"}, "got 'require'"),
+        ({"pgbouncer_client_group": "cloudadmin"}, "must be two different roles"),
+    ],
+)
+def test_managed_refusals_name_the_variable(changes, message):
+    errors = postgresql_model.postgresql_side({**MANAGED, **changes})[0]
+    assert any(message in error for error in errors), errors
+
+
+@pytest.mark.parametrize("sslmode", ["verify-full", "verify-ca"])
+def test_managed_login_takes_the_verifying_sslmodes(sslmode):
+    assert (
+        postgresql_model.postgresql_side({**MANAGED, "pgbouncer_postgresql_login_sslmode": sslmode})[0] == []
+    )

@@ -12,11 +12,11 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter.scram import (
     FilterModule,
     parse_verifier,
-    saslprep,
     scram_sha256_role_verifiers,
     scram_sha256_verifier,
     scram_sha256_verifier_matches,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram import saslprep
 
 # PgBouncer's test/userlist.txt: scramuser1 / "foo" and scramuser2 / "bar".
 PGBOUNCER_VECTORS = [
