@@ -145,7 +145,8 @@ def scram_sha256_verifier_matches(verifier: str | None, password: str) -> bool:
 def scram_sha256_role_verifiers(
     roles: list[dict[str, object]], current: dict[str, str | None], iterations: int = DEFAULT_ITERATIONS
 ) -> list[dict[str, object]]:
-    """[{name, verifier, valid_until}] for roles given as {name, password[, valid_until]}.
+    """[{name, verifier, valid_until, settings}] for roles given as {name, password[, valid_until,
+    settings]}: the roles as postgresql_login_roles takes them.
 
     A role keeps its current verifier when that verifier was made from its password (a fresh salt
     would make every run "changed"); otherwise it gets a new one. Passwords are not returned.
@@ -156,7 +157,14 @@ def scram_sha256_role_verifiers(
         verifier = current.get(name)
         if not scram_sha256_verifier_matches(verifier, password):
             verifier = scram_sha256_verifier(password, iterations=iterations)
-        result.append({"name": name, "verifier": verifier, "valid_until": role.get("valid_until")})
+        result.append(
+            {
+                "name": name,
+                "verifier": verifier,
+                "valid_until": role.get("valid_until"),
+                "settings": dict(role.get("settings") or {}),
+            }
+        )
     return result
 
 

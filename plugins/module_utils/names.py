@@ -74,3 +74,33 @@ def schema_name_problem(value: object) -> str | None:
     ):
         return f"must name a schema of its own, not {value!r}"
     return problem
+
+
+# A setting as pg_settings spells it (lowercase), or a custom one (prefix.name).
+_SETTING_NAME = re.compile(r"[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)*")
+
+
+def setting_name_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as a role setting's name, or None."""
+    if not isinstance(value, str) or not _SETTING_NAME.fullmatch(value):
+        return (
+            "must be a setting's name as pg_settings spells it (lowercase letters, digits, _ and $; "
+            f"a custom one as prefix.name), got {value!r}"
+        )
+    return None
+
+
+def setting_text(value: object) -> tuple[str | None, str | None]:
+    """(the text ALTER ROLE ... SET gives PostgreSQL for ``value``, problem): a boolean is on or
+    off, a number its decimal form, a string itself; None is (None, None): RESET."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return ("on" if value else "off"), None
+    if isinstance(value, (int, float)):
+        return str(value), None
+    if not isinstance(value, str):
+        return None, f"must be a string, a number or a boolean, got {type(value).__name__}"
+    if CONTROL_CHARACTERS.search(value):
+        return None, "must not contain control characters"
+    return str(value), None

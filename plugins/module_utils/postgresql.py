@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,10 +28,15 @@ except ImportError:
     except ImportError:
         _driver = None
 
+
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import (
     name_problem,
     role_name_problem,
     schema_name_problem,
+    setting_name_problem,
+)
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import (
+    setting_text as _setting_text,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +47,19 @@ Connection = Any
 Cursor = Any
 # What a module's logic returns: changed, the statements (secrets masked), extra return values.
 Outcome = tuple[bool, list[str], dict[str, Any]]
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    """The base error of every installed driver: a connection from either may reach the logic."""
+    errors = []
+    for name in ("psycopg2", "psycopg"):
+        with contextlib.suppress(ImportError):
+            errors.append(__import__(name).Error)
+    return tuple(errors)
+
+
+# PostgreSQL's refusals, for the modules that catch one.
+DRIVER_ERRORS = _driver_errors()
 
 MASK = "********"
 NO_DRIVER = "neither psycopg2 nor psycopg (3) is installed: install python3-psycopg2 on the host"
@@ -77,6 +96,19 @@ def check_role_name(value: object, what: str) -> str:
 def check_schema_name(value: object, what: str) -> str:
     """Like :func:`check_name`, and refuse schemas PostgreSQL reserves or that hold other objects."""
     return _checked(schema_name_problem(value), value, what)
+
+
+def check_setting_name(value: object, what: str) -> str:
+    """Return ``value`` if it can name a role setting, else raise naming ``what``."""
+    return _checked(setting_name_problem(value), value, f"{what} name")
+
+
+def setting_text(value: object, what: str) -> str | None:
+    """The text ALTER ROLE ... SET takes for ``value`` (None: RESET), else raise naming ``what``."""
+    text, problem = _setting_text(value)
+    if problem is not None:
+        raise ModuleError(f"{what} {problem}")
+    return text
 
 
 def _checked(problem: str | None, value: object, what: str) -> str:

@@ -56,6 +56,17 @@ options:
           - When the role's password expires (a timestamp PostgreSQL understands).
           - Null or empty means never (C(infinity)).
         type: str
+      settings:
+        description:
+          - PostgreSQL settings for the role in every database (C(ALTER ROLE ... SET)), by name, each
+            value a string, number or boolean; null removes the setting (C(RESET)). Settings not named
+            here are left alone.
+          - Each is checked first against the server (C(pg_settings)); a name it does not know (a
+            custom C(prefix.name) excepted), one no role may carry (its context is not C(user) or
+            C(superuser)) or a value it refuses (C(set_config) in a savepoint) fails the module
+            before anything changes.
+        type: dict
+        default: {}
   admin_user:
     description:
       - The role this module logs in as; none of the managed roles may be it. Defaults to I(login_user).
@@ -142,6 +153,7 @@ from typing import Any  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgresql import (  # noqa: E402
+    DRIVER_ERRORS,
     PG16,
     Connection,
     Cursor,
@@ -151,12 +163,14 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgr
     Statement,
     apply_statements,
     check_role_name,
+    check_setting_name,
     check_verifier,
     connection_argument_spec,
     fetch_all,
     refuse_duplicates,
     run_module,
     server_version_num,
+    setting_text,
     statement,
 )
 
@@ -241,17 +255,27 @@ SELECT g.rolname::pg_catalog.text, {options}
   JOIN pg_catalog.pg_roles AS m ON m.oid OPERATOR(pg_catalog.=) am.member
  WHERE m.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
    AND g.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])"""
+# A setting's context (who may set it, and when); no row: no such setting (or a custom one).
+_SETTING_QUERY = "SELECT s.context FROM pg_catalog.pg_settings AS s WHERE s.name OPERATOR(pg_catalog.=) %s"
+# The role's settings for every database (setdatabase 0), as name=value texts.
+_ROLE_SETTINGS_QUERY = """
+SELECT s.setconfig
+  FROM pg_catalog.pg_db_role_setting AS s
+  JOIN pg_catalog.pg_roles AS a ON a.oid OPERATOR(pg_catalog.=) s.setrole
+ WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
+   AND s.setdatabase OPERATOR(pg_catalog.=) 0"""
 _EXPIRED_QUERY = "SELECT %s::pg_catalog.timestamptz OPERATOR(pg_catalog.<) pg_catalog.now()"
 _PG16_OPTIONS = "pg_catalog.bool_or(am.inherit_option AND am.set_option)"
 
 
 @dataclass(frozen=True)
 class LoginRole:
-    """A role to log in with: name, verifier, expiry ('infinity' for none)."""
+    """A role to log in with: name, verifier, expiry ('infinity' for none), settings (None: RESET)."""
 
     name: str
     verifier: str
     valid_until: str = NO_EXPIRY
+    settings: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -291,6 +315,13 @@ def parse_params(params: Mapping[str, Any]) -> Request:
             check_role_name(role.get("name"), f"roles[{index}].name"),
             check_verifier(role.get("verifier"), f"roles[{index}].verifier"),
             role.get("valid_until") or NO_EXPIRY,
+            tuple(
+                (
+                    check_setting_name(name, f"roles[{index}].settings"),
+                    setting_text(value, f"roles[{index}].settings.{name}"),
+                )
+                for name, value in sorted((role.get("settings") or {}).items())
+            ),
         )
         for index, role in enumerate(params.get("roles") or [])
     )
@@ -418,6 +449,50 @@ def _plan_memberships(cursor: Cursor, request: Request) -> list[Change]:
     return plan
 
 
+def _check_settings(cursor: Cursor, request: Request) -> None:
+    """Ask the server about every declared setting before anything changes; raise naming the first
+    it refuses. A value is tried with set_config() for this transaction only, in a savepoint."""
+    for index, role in enumerate(request.roles):
+        for name, value in role.settings:
+            where = f"roles[{index}].settings.{name}"
+            rows = fetch_all(cursor, _SETTING_QUERY, [name])
+            if not rows and "." not in name:
+                raise ModuleError(f"{where}: PostgreSQL has no setting {name!r}")
+            if rows and rows[0][0] not in ("user", "superuser"):
+                raise ModuleError(
+                    f"{where}: {name!r} cannot be set for a role (its context is {rows[0][0]!r}; "
+                    "only user and superuser settings can)"
+                )
+            if value is None:
+                continue
+            cursor.execute("SAVEPOINT pgbouncer_toolkit_setting")
+            try:
+                cursor.execute("SELECT pg_catalog.set_config(%s, %s, true)", [name, value])
+            except DRIVER_ERRORS as exc:
+                cursor.execute("ROLLBACK TO SAVEPOINT pgbouncer_toolkit_setting")
+                raise ModuleError(f"{where}: PostgreSQL refuses {value!r}: {str(exc).strip()}") from None
+            cursor.execute("ROLLBACK TO SAVEPOINT pgbouncer_toolkit_setting")
+
+
+def _plan_role_settings(cursor: Cursor, role: LoginRole) -> list[Statement]:
+    """SET each declared setting whose stored value differs, RESET each declared null that is set."""
+    if not role.settings:
+        return []
+    stored = dict(
+        item.split("=", 1)
+        for (config,) in fetch_all(cursor, _ROLE_SETTINGS_QUERY, [role.name])
+        for item in config or []
+        if "=" in item
+    )
+    plan = []
+    for name, value in role.settings:
+        if value is None and name in stored:
+            plan.append(statement("ALTER ROLE %I RESET %I", role.name, name))
+        elif value is not None and stored.get(name) != value:
+            plan.append(statement("ALTER ROLE %I SET %I TO %L", role.name, name, value))
+    return plan
+
+
 def _plan_admin_memberships(cursor: Cursor, request: Request) -> list[Change]:
     """The admin becomes a member, with INHERIT and SET (16+), of each role in admin_member_of."""
     if not request.admin_member_of:
@@ -453,6 +528,7 @@ def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mod
     auth = request.auth_user
     plan: list[Change] = []
     with conn.cursor() as cursor:
+        _check_settings(cursor, request)
         targets = [
             (request.client_group, GROUP_ATTRIBUTES, None, None),
             *(((auth.name, AUTH_USER_ATTRIBUTES, auth.verifier, NO_EXPIRY),) if auth else ()),
@@ -464,6 +540,8 @@ def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mod
             ]
         plan += _plan_memberships(cursor, request)
         plan += _plan_admin_memberships(cursor, request)
+        for role in request.roles:
+            plan += [(role.name, item) for item in _plan_role_settings(cursor, role)]
         if auth:
             plan += [(auth.name, item) for item in _plan_settings_reset(cursor, auth.name)]
         # By the server's clock, the roles whose declared VALID UNTIL has passed.
@@ -493,7 +571,11 @@ def argument_spec() -> dict[str, Any]:
             "type": "list",
             "elements": "dict",
             "default": [],
-            "options": {**login_role, "valid_until": {"type": "str"}},
+            "options": {
+                **login_role,
+                "valid_until": {"type": "str"},
+                "settings": {"type": "dict", "default": {}},
+            },
         },
         "admin_user": {"type": "str"},
         "current_verifiers": {"type": "dict", "no_log": True},

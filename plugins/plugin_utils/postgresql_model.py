@@ -12,6 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import (
+    setting_name_problem,
+    setting_text,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addresses import (
     AddressError,
     parse_interface,
@@ -137,6 +141,7 @@ def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any
                     f"{where}.valid_until: {text!r} must be 'infinity' or an ISO 8601 timestamp "
                     "such as 2027-01-31 or '2027-01-31 12:00:00+00'"
                 )
+        _check_role_settings(role.get("settings"), f"{where}.settings", errors)
         grants[name] = set()
         for db_index, entry_name in enumerate(role.get("databases") or []):
             if entry_name not in dbnames:
@@ -208,6 +213,22 @@ def managed_errors(inputs: Mapping[str, Any]) -> list[str]:
             f"toolkit does not own), got {inputs.get('pgbouncer_postgresql_login_sslmode')!r}"
         )
     return errors
+
+
+def _check_role_settings(settings: object, where: str, errors: list[str]) -> None:
+    """Each role setting's name and value as ALTER ROLE ... SET can take them (the server checks
+    the rest before anything changes: that it knows the setting, and the value)."""
+    if settings is None:
+        return
+    if not isinstance(settings, Mapping):
+        errors.append(f"{where}: must be a mapping of setting names to values")
+        return
+    for name, value in settings.items():
+        problem = setting_name_problem(name)
+        if problem is None:
+            problem = setting_text(value)[1]
+        if problem is not None:
+            errors.append(f"{where}.{name}: {problem}")
 
 
 def server_databases(databases: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

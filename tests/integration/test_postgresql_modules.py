@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -1417,3 +1418,67 @@ class TestManagedServer:
             {"name": "Never", "verifier": verifier("Never")},
         ]
         assert self.run(managed, ensure_login_roles, **params)[2]["roles_expired"] == [self.ROLE]
+
+
+# ---------------------------------------------------------------------------------------------
+# Role settings (ALTER ROLE ... SET): checked against the server first, corrected when they drift
+
+
+def settings_params(settings: dict[str, object]) -> dict[str, Any]:
+    params = role_params(("App-Role",))
+    params["roles"][0]["settings"] = settings
+    return params
+
+
+def stored_settings(cluster: Cluster, role: str) -> dict[str, str]:
+    rows = cluster.rows(
+        "SELECT unnest(s.setconfig) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole"
+        " WHERE r.rolname = %s AND s.setdatabase = 0",
+        (role,),
+    )
+    return dict(row[0].split("=", 1) for row in rows)
+
+
+def test_role_settings_are_set_kept_and_corrected(pg: Cluster) -> None:
+    declared = {"statement_timeout": "30s", "lock_timeout": 5000, "app.tenant": "x y", "jit": False}
+    assert run_login_roles(pg, **settings_params(declared))[0]
+    expected = {"statement_timeout": "30s", "lock_timeout": "5000", "app.tenant": "x y", "jit": "off"}
+    assert stored_settings(pg, "App-Role") == expected
+    assert run_login_roles(pg, **settings_params(declared))[0] is False
+    # Drift on the server, and a setting nobody declared: the first is put back, the second kept.
+    with pg.connect(autocommit=True) as conn:
+        conn.execute(ident("ALTER ROLE {} SET statement_timeout = '1min'", "App-Role"))
+        conn.execute(ident("ALTER ROLE {} SET work_mem = '8MB'", "App-Role"))
+    changed, queries, _ = run_login_roles(pg, **settings_params(declared))
+    assert changed and queries == ["ALTER ROLE \"App-Role\" SET statement_timeout TO '30s'"]
+    assert stored_settings(pg, "App-Role") == {**expected, "work_mem": "8MB"}
+    # A null removes it.
+    assert run_login_roles(pg, **settings_params({**declared, "lock_timeout": None}))[0]
+    assert "lock_timeout" not in stored_settings(pg, "App-Role")
+    # What a login as the role gets.
+    with pg.login_tcp("App-Role") as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("30s",)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"statment_timeout": "30s"},
+            "roles[0].settings.statment_timeout: PostgreSQL has no setting 'statment_timeout'",
+        ),
+        ({"shared_buffers": "1GB"}, "cannot be set for a role (its context is 'postmaster'"),
+        ({"statement_timeout": "soon"}, "roles[0].settings.statement_timeout: PostgreSQL refuses 'soon'"),
+        ({"lock_timeout": -1}, "roles[0].settings.lock_timeout: PostgreSQL refuses '-1'"),
+        (
+            {"Statement_Timeout": "1s"},
+            "roles[0].settings name must be a setting's name as pg_settings spells it",
+        ),
+        ({"statement_timeout": ["1s"]}, "must be a string, a number or a boolean, got list"),
+    ],
+)
+def test_a_setting_the_server_refuses_fails_before_anything_changes(pg: Cluster, settings, message) -> None:
+    before = pg.snapshot()
+    with pytest.raises(ModuleError, match=re.escape(message)):
+        run_login_roles(pg, **settings_params({"statement_timeout": "30s", **settings}))
+    assert pg.snapshot() == before

@@ -445,3 +445,41 @@ def test_managed_login_takes_the_verifying_sslmodes(sslmode):
     assert (
         postgresql_model.postgresql_side({**MANAGED, "pgbouncer_postgresql_login_sslmode": sslmode})[0] == []
     )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"Statement_Timeout": "1s"},
+            "pgbouncer_roles[0].settings.Statement_Timeout: must be a setting's name",
+        ),
+        (
+            {"statement timeout": "1s"},
+            "pgbouncer_roles[0].settings.statement timeout: must be a setting's name",
+        ),
+        ({"statement_timeout": ["1s"]}, "must be a string, a number or a boolean, got list"),
+        (
+            {"statement_timeout": "1s\nSUPERUSER"},
+            "pgbouncer_roles[0].settings.statement_timeout: must not contain control",
+        ),
+        ("statement_timeout=1s", "pgbouncer_roles[0].settings: must be a mapping"),
+    ],
+)
+def test_role_settings_refused_by_name(settings, message):
+    roles = copy.deepcopy(VALID["pgbouncer_roles"])
+    roles[0]["settings"] = settings
+    errors = postgresql_model.postgresql_side(with_change(pgbouncer_roles=roles))[0]
+    assert any(message in error for error in errors), errors
+
+
+def test_role_settings_of_every_kind_pass():
+    roles = copy.deepcopy(VALID["pgbouncer_roles"])
+    roles[0]["settings"] = {
+        "statement_timeout": "30s",
+        "lock_timeout": 5000,
+        "jit": False,
+        "app.tenant": "x",
+        "work_mem": None,
+    }
+    assert postgresql_model.postgresql_side(with_change(pgbouncer_roles=roles))[0] == []
