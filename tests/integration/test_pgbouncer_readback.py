@@ -199,7 +199,7 @@ INPUTS: dict[str, Any] = {
         "log_pooler_errors": False,
         "server_round_robin": True,
         "query_wait_timeout": 90.5,
-        "dns_max_ttl": "2.5",
+        "dns_zone_check_period": "2.5",
         "max_packet_size": 1048576,
         "pkt_buf": 8192,
         "max_db_connections": 100,
