@@ -96,6 +96,9 @@ class Cell:
     postgresql_cores: float | None  # median
     client_host_cores: float | None  # median
     message: str
+    # Per completed run: PostgreSQL's CPU ms per transaction, and PostgreSQL's plus PgBouncer's.
+    postgresql_ms_per_tx: tuple[float, ...] = ()
+    server_ms_per_tx: tuple[float, ...] = ()
 
     def cpu_text(self) -> str:
         """Where the machine's CPU went in this cell (medians, in cores)."""
@@ -157,6 +160,16 @@ def summarize(runs: Sequence[Run]) -> list[Cell]:
                 _median([r.postgresql_cores for r in members]),
                 _median([r.client_host_cores for r in members]),
                 other[0].message if other else "",
+                tuple(
+                    1000 * r.postgresql_cores / r.tps
+                    for r in done
+                    if r.tps and r.postgresql_cores is not None
+                ),
+                tuple(
+                    1000 * (r.postgresql_cores + (r.pgbouncer_cores or 0)) / r.tps
+                    for r in done
+                    if r.tps and r.postgresql_cores is not None
+                ),
             )
         )
     return cells
@@ -210,6 +223,81 @@ def _completed(cells: Sequence[Cell], workload: str, target: str) -> list[Cell]:
 
 def _unmeasured(name: str, goal: str, why: str) -> Headline:
     return Headline(name, "not measured", goal, None, why)
+
+
+def _cpu_ratio(pooled: Sequence[float], direct: Sequence[float]) -> tuple[float, float, float] | None:
+    """Each pooled run's CPU per transaction over the direct runs' median: (median, lowest, highest)."""
+    base = _median(list(direct))
+    if not pooled or not base:
+        return None
+    ratios = [value / base for value in pooled]
+    return median(ratios), min(ratios), max(ratios)
+
+
+def cpu_headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headline]:
+    """What the pool saves the server: CPU per transaction pooled over CPU per transaction in the
+    best direct run (select), and per new connection (connect), with the spread over the runs.
+    Unlike the tps ratios these do not depend on where the load generator runs."""
+    out: list[Headline] = []
+    direct_select = _completed(cells, "select", "direct")
+    many = max((c.clients for c in cells if c.phase == "matrix"), default=0)
+    pooled_many = find(cells, "select", pooled, many)
+    best = max(direct_select, key=lambda c: c.tps or 0) if direct_select else None
+    for name, goal, limit, values in (
+        (
+            f"PostgreSQL CPU per select transaction, {pooled} at {many} clients vs the best direct run",
+            "<= 0.5x",
+            0.5,
+            pooled_many.postgresql_ms_per_tx if pooled_many else (),
+        ),
+        (
+            f"PostgreSQL and PgBouncer CPU per select transaction, {pooled} at {many} clients vs the best direct run",
+            "<= 0.6x",
+            0.6,
+            pooled_many.server_ms_per_tx if pooled_many else (),
+        ),
+    ):
+        ratio = _cpu_ratio(values, best.postgresql_ms_per_tx) if best else None
+        if ratio is None or best is None:
+            out.append(
+                _unmeasured(name, goal, "the select workload lacks CPU figures for a direct or a pooled run")
+            )
+            continue
+        out.append(
+            Headline(
+                name,
+                f"{ratio[0]:.2f}x (runs {ratio[1]:.2f}x to {ratio[2]:.2f}x)",
+                goal,
+                ratio[0] <= limit,
+                f"direct at {best.clients} clients: PostgreSQL {_median(list(best.postgresql_ms_per_tx)):.3f} ms "
+                f"per transaction",
+            )
+        )
+    connect = [c.clients for c in _completed(cells, "connect", "direct")]
+    at = 40 if 40 in connect else max(connect, default=0)
+    pooled_connect, direct_connect = find(cells, "connect", pooled, at), find(cells, "connect", "direct", at)
+    name, goal = f"PostgreSQL and PgBouncer CPU per new connection, {pooled} vs direct", "<= 0.6x"
+    ratio = (
+        _cpu_ratio(pooled_connect.server_ms_per_tx, direct_connect.postgresql_ms_per_tx)
+        if pooled_connect and direct_connect
+        else None
+    )
+    if ratio is None or direct_connect is None:
+        out.append(
+            _unmeasured(name, goal, "the connect workload lacks CPU figures for a direct or a pooled run")
+        )
+    else:
+        out.append(
+            Headline(
+                f"{name} ({at} clients)",
+                f"{ratio[0]:.2f}x (runs {ratio[1]:.2f}x to {ratio[2]:.2f}x)",
+                goal,
+                ratio[0] <= 0.6,
+                f"direct: PostgreSQL {_median(list(direct_connect.postgresql_ms_per_tx)):.3f} ms per connection "
+                "and transaction",
+            )
+        )
+    return out
 
 
 def headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headline]:
@@ -313,7 +401,7 @@ def headlines(cells: Sequence[Cell], pooled: str = "per_host_tcp") -> list[Headl
         out.append(_unmeasured(name, goal, "no central or direct run at 1 client"))
     else:
         out.append(Headline(name, f"{added / 1000:.3f} ms", goal, added <= 300, ""))
-    return out
+    return out + cpu_headlines(cells, pooled)
 
 
 def _fmt(value: float | None, spec: str = ".0f") -> str:

@@ -161,3 +161,60 @@ def test_fleet_growth_per_host(points, expected):
 
     rows = [{"poolers": poolers, "rerun": seconds} for poolers, seconds in points]
     assert growth(rows, "rerun") == pytest.approx(expected)
+
+
+def cpu_runs(pooled_pg=0.4, pooled_pgb=0.1, connect_pg=0.1):
+    """Direct select: PostgreSQL 1.0 core at 10000 tps (0.1 ms a transaction); pooled at 1000 clients,
+    two runs at 9500 tps; connect: direct 1.0 core at 200 tps, pooled two runs at 900 tps."""
+    base = [
+        run("direct", 40, 10000, servers=40),
+        run("direct", 40, 200, workload="connect", servers=40),
+    ]
+    pooled = [
+        replace(
+            run("per_host_tcp", 1000, 9500),
+            repeat=n,
+            postgresql_cores=pooled_pg * factor,
+            pgbouncer_cores=pooled_pgb,
+        )
+        for n, factor in ((1, 1.0), (2, 1.2))
+    ]
+    connect = [
+        replace(
+            run("per_host_tcp", 40, 900, workload="connect"),
+            repeat=n,
+            postgresql_cores=connect_pg,
+            pgbouncer_cores=0.2,
+        )
+        for n in (1, 2)
+    ]
+    return base + pooled + connect
+
+
+def cpu_heads(runs):
+    return {h.name.split(",")[0]: h for h in headlines(summarize(runs)) if "CPU" in h.name}
+
+
+def test_cpu_headlines_with_their_spread():
+    heads = cpu_heads(cpu_runs())
+    postgresql = heads["PostgreSQL CPU per select transaction"]
+    # Pooled: 0.4 and 0.48 cores at 9500 tps, over direct 0.1 ms: 0.42x and 0.51x.
+    assert postgresql.value == "0.46x (runs 0.42x to 0.51x)"
+    assert postgresql.met is True
+    assert heads["PostgreSQL and PgBouncer CPU per select transaction"].value == "0.57x (runs 0.53x to 0.61x)"
+    assert heads["PostgreSQL and PgBouncer CPU per select transaction"].met is True
+    # Connect: (0.1 + 0.2) / 900 tps over 1.0 / 200 tps.
+    assert heads["PostgreSQL and PgBouncer CPU per new connection"].value == "0.07x (runs 0.07x to 0.07x)"
+
+
+@pytest.mark.parametrize(
+    ("runs", "name", "met"),
+    [
+        (cpu_runs(pooled_pg=0.5), "PostgreSQL CPU per select transaction", False),
+        (cpu_runs(pooled_pgb=0.25), "PostgreSQL and PgBouncer CPU per select transaction", False),
+        (cpu_runs(connect_pg=3.0), "PostgreSQL and PgBouncer CPU per new connection", False),
+        ([run("direct", 1, 8000)], "PostgreSQL CPU per select transaction", None),
+    ],
+)
+def test_cpu_headline_verdicts(runs, name, met):
+    assert cpu_heads(runs)[name].met is met
