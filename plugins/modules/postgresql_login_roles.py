@@ -247,14 +247,16 @@ SELECT d.datname::pg_catalog.text
   LEFT JOIN pg_catalog.pg_database AS d ON d.oid OPERATOR(pg_catalog.=) s.setdatabase
  WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
  ORDER BY 1 NULLS FIRST"""
-# The admin's own memberships in the given roles; inherit and set options from 16 on (NULL before).
+# The given roles the admin is a member of, and whether one of its grants there has {held}: INHERIT
+# and SET from 16 on (_PG16_HELD), any membership before (true).
 _ADMIN_MEMBERSHIPS_QUERY = """
-SELECT g.rolname::pg_catalog.text, {options}
+SELECT g.rolname::pg_catalog.text, pg_catalog.bool_or({held})
   FROM pg_catalog.pg_auth_members AS am
   JOIN pg_catalog.pg_roles AS g ON g.oid OPERATOR(pg_catalog.=) am.roleid
   JOIN pg_catalog.pg_roles AS m ON m.oid OPERATOR(pg_catalog.=) am.member
  WHERE m.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
-   AND g.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])"""
+   AND g.rolname::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])
+ GROUP BY 1"""
 # A setting's context (who may set it, and when); no row: no such setting (or a custom one).
 _SETTING_QUERY = "SELECT s.context FROM pg_catalog.pg_settings AS s WHERE s.name OPERATOR(pg_catalog.=) %s"
 # The role's settings for every database (setdatabase 0), as name=value texts.
@@ -264,8 +266,13 @@ SELECT s.setconfig
   JOIN pg_catalog.pg_roles AS a ON a.oid OPERATOR(pg_catalog.=) s.setrole
  WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
    AND s.setdatabase OPERATOR(pg_catalog.=) 0"""
-_EXPIRED_QUERY = "SELECT %s::pg_catalog.timestamptz OPERATOR(pg_catalog.<) pg_catalog.now()"
-_PG16_OPTIONS = "pg_catalog.bool_or(am.inherit_option AND am.set_option)"
+# Of the given (role, VALID UNTIL) pairs, the roles whose timestamp has passed by the server's clock.
+_EXPIRED_QUERY = """
+SELECT r.name
+  FROM ROWS FROM (pg_catalog.unnest(%s::pg_catalog.text[]), pg_catalog.unnest(%s::pg_catalog.text[]))
+       AS r(name, valid_until)
+ WHERE r.valid_until::pg_catalog.timestamptz OPERATOR(pg_catalog.<) pg_catalog.now()"""
+_PG16_HELD = "am.inherit_option AND am.set_option"
 
 
 @dataclass(frozen=True)
@@ -401,7 +408,7 @@ def _plan_role(
     if drift:
         plan.append(statement(f"ALTER ROLE %I WITH {drift}", name))
     # pg_roles masks every password: a group's cannot be checked there.
-    if verifier is None and current["rolpassword"] is not None and request.current_verifiers is None:
+    if verifier is None and current["password_known"] and current["rolpassword"] is not None:
         plan.append(statement("ALTER ROLE %I WITH PASSWORD NULL", name))
     if verifier is not None and current["password_known"] and current["rolpassword"] != verifier:
         plan.append(statement("ALTER ROLE %I WITH PASSWORD %L", name, Secret(verifier)))
@@ -498,8 +505,7 @@ def _plan_admin_memberships(cursor: Cursor, request: Request) -> list[Change]:
     if not request.admin_member_of:
         return []
     version = server_version_num(cursor)
-    options = _PG16_OPTIONS if version >= PG16 else "true"
-    query = _ADMIN_MEMBERSHIPS_QUERY.format(options=options) + " GROUP BY 1"
+    query = _ADMIN_MEMBERSHIPS_QUERY.format(held=_PG16_HELD if version >= PG16 else "true")
     held = dict(fetch_all(cursor, query, [request.admin_user, list(request.admin_member_of)]))
     clause = " WITH INHERIT TRUE, SET TRUE" if version >= PG16 else ""
     return [
@@ -522,7 +528,7 @@ def _plan_settings_reset(cursor: Cursor, role: str) -> list[Statement]:
 def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mode: bool = False) -> Outcome:
     """Bring the group, the auth user and the login roles to the declared state.
 
-    Returns (changed, queries with verifiers masked, {"roles_changed": [...]}).
+    Returns (changed, queries with verifiers masked, {"roles_changed": [...], "roles_expired": [...]}).
     """
     request = parse_params(params)
     auth = request.auth_user
@@ -544,10 +550,10 @@ def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mod
             plan += [(role.name, item) for item in _plan_role_settings(cursor, role)]
         if auth:
             plan += [(auth.name, item) for item in _plan_settings_reset(cursor, auth.name)]
-        # By the server's clock, the roles whose declared VALID UNTIL has passed.
-        expired = [
-            role.name for role in request.roles if fetch_all(cursor, _EXPIRED_QUERY, [role.valid_until])[0][0]
-        ]
+        # By the server's clock, the roles whose declared VALID UNTIL has passed: one query for all.
+        names, untils = [role.name for role in request.roles], [role.valid_until for role in request.roles]
+        expired_names = {row[0] for row in fetch_all(cursor, _EXPIRED_QUERY, [names, untils])}
+        expired = [name for name in names if name in expired_names]
     queries = apply_statements(conn, [item for _role, item in plan], check_mode=check_mode)
     # dict.fromkeys: unique, in order of first change.
     return (
