@@ -583,6 +583,17 @@ BAD_INPUTS = [
         },
         "pgbouncer_exporter_port",
     ),
+    # Role settings: the name as pg_settings spells it, one-line scalar values.
+    (
+        "role setting name that is not a setting's",
+        {"pgbouncer_roles": _role(settings={"Statement Timeout": "1s"})},
+        "pgbouncer_roles[0].settings.Statement Timeout: must be a setting's name as pg_settings spells it",
+    ),
+    (
+        "role setting value with a second line",
+        {"pgbouncer_roles": _role(settings={"statement_timeout": "1s\nALTER ROLE app SUPERUSER"})},
+        "pgbouncer_roles[0].settings.statement_timeout: must not contain control characters",
+    ),
     # A managed PostgreSQL: what needs a superuser or the server's files is refused by name.
     *[
         (f"managed PostgreSQL with {case}", {**MANAGED, **changes}, message)
