@@ -61,6 +61,8 @@ class FilterModule:
     def filters(self) -> dict[str, object]:
         return {
             "app_database_errors": app_files.app_database_errors,
+            "app_logins": app_files.app_logins,
+            "previous_logins": app_files.previous_logins,
             "database_url": database_url,
             "endpoint_errors": endpoint_errors,
             "env_variable": env_variable,

@@ -145,8 +145,8 @@ def scram_sha256_verifier_matches(verifier: str | None, password: str) -> bool:
 def scram_sha256_role_verifiers(
     roles: list[dict[str, object]], current: dict[str, str | None], iterations: int = DEFAULT_ITERATIONS
 ) -> list[dict[str, object]]:
-    """[{name, verifier, valid_until, settings}] for roles given as {name, password[, valid_until,
-    settings]}: the roles as postgresql_login_roles takes them.
+    """[{name, verifier, valid_until, settings, acts_as}] for roles given as {name, password[,
+    valid_until, settings, acts_as]}: the roles as postgresql_login_roles takes them.
 
     A role keeps its current verifier when that verifier was made from its password (a fresh salt
     would make every run "changed"); otherwise it gets a new one. Passwords are not returned.
@@ -163,6 +163,7 @@ def scram_sha256_role_verifiers(
                 "verifier": verifier,
                 "valid_until": role.get("valid_until"),
                 "settings": dict(role.get("settings") or {}),
+                "acts_as": role.get("acts_as"),
             }
         )
     return result

@@ -10,6 +10,9 @@ too, so a server that does not hold that verifier cannot pass for one that does.
 No password is sent: SCRAM sends a proof. The login stops at AuthenticationOk, before any session
 starts. The protocol is spoken directly (the standard library only) because libpq does not hand
 out the salt.
+
+The same login, carried on to ``SELECT current_user`` (session_user below), proves that a role's
+password works through an endpoint (PgBouncer) before the application files name that role.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ AUTH_OK, AUTH_CLEARTEXT, AUTH_MD5, AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINA
 # SQLSTATE invalid_password: a wrong password, and (the server pretends) a role that does not exist.
 INVALID_PASSWORD = "28P01"
 SSLMODES = ("disable", "require", "verify-ca", "verify-full")
+# libpq's TLS-when-offered modes (and its default, prefer): TLS if the server has it, unverified.
+OPPORTUNISTIC_SSLMODES = ("allow", "prefer")
 MAX_MESSAGE = 1 << 20
 
 
@@ -68,7 +73,71 @@ def server_verifier(server: Server, role: str, password: str) -> str | None:
                 _send(conn, b"X", b"")
 
 
+def session_user(server: Server, role: str, password: str) -> str | None:
+    """The role a session of ``role`` runs queries as (``current_user``), or None when the server
+    refuses this password.
+
+    The login goes all the way: after authentication it waits for the session to be ready and runs
+    ``SELECT current_user``. Through PgBouncer that query needs a server connection, so the answer
+    proves PgBouncer's own login to PostgreSQL for this role too. A login that needs no password
+    (trust) counts as working: the endpoint, not the toolkit, chose it.
+    """
+    with _connect(server) as conn:
+        try:
+            if _login(conn, server.database, role, password, scram_only=False) is None:
+                return None
+            _until_ready(conn)
+            _send(conn, b"Q", b"SELECT current_user\0")
+            values: list[str] = []
+            while True:
+                kind, body = _receive(conn)
+                if kind == b"D":
+                    values += _data_row(body)
+                elif kind == b"E":
+                    raise LoginError(f"the session failed: {_error_fields(body).get('M', 'no message')}")
+                elif kind == b"Z":
+                    break
+            if len(values) != 1:
+                raise LoginError(f"SELECT current_user returned {len(values)} values")
+            return values[0]
+        finally:
+            with contextlib.suppress(OSError):
+                _send(conn, b"X", b"")
+
+
+def _until_ready(conn: socket.socket) -> None:
+    """Read the session's start (parameters, key data, notices) up to ReadyForQuery."""
+    while True:
+        kind, body = _receive(conn)
+        if kind == b"Z":
+            return
+        if kind == b"E":
+            raise LoginError(f"the session did not start: {_error_fields(body).get('M', 'no message')}")
+
+
+def _data_row(body: bytes) -> list[str]:
+    (count,) = struct.unpack("!h", body[:2])
+    values, offset = [], 2
+    for _column in range(count):
+        (size,) = struct.unpack("!i", body[offset : offset + 4])
+        offset += 4
+        values.append("" if size < 0 else body[offset : offset + size].decode("utf-8", "replace"))
+        offset += max(size, 0)
+    return values
+
+
 def _connect(server: Server) -> socket.socket:
+    # A host that is a directory is a unix socket's, as in libpq; TLS is never asked for there.
+    if server.host.startswith("/"):
+        path = f"{server.host}/.s.PGSQL.{server.port}"
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        unix.settimeout(server.timeout)
+        try:
+            unix.connect(path)
+        except OSError as exc:
+            unix.close()
+            raise LoginError(f"cannot reach {path}: {exc}") from None
+        return unix
     try:
         raw = socket.create_connection((server.host, server.port), timeout=server.timeout)
     except OSError as exc:
@@ -77,6 +146,8 @@ def _connect(server: Server) -> socket.socket:
         return raw
     raw.sendall(struct.pack("!II", 8, SSL_REQUEST))
     answer = raw.recv(1)
+    if answer != b"S" and server.sslmode in OPPORTUNISTIC_SSLMODES:
+        return raw
     if answer != b"S":
         raw.close()
         raise LoginError(f"{server.host}:{server.port} does not offer TLS (sslmode {server.sslmode})")
@@ -85,7 +156,7 @@ def _connect(server: Server) -> socket.socket:
         cafile=server.sslrootcert if server.sslrootcert not in ("", "system") else None
     )
     context.check_hostname = server.sslmode == "verify-full"
-    if server.sslmode == "require":
+    if server.sslmode not in ("verify-ca", "verify-full"):
         context.verify_mode = ssl.CERT_NONE
     try:
         return context.wrap_socket(raw, server_hostname=server.host)
@@ -94,7 +165,11 @@ def _connect(server: Server) -> socket.socket:
         raise LoginError(f"TLS to {server.host}:{server.port} failed: {exc}") from None
 
 
-def _login(conn: socket.socket, database: str, role: str, password: str) -> str | None:
+def _login(
+    conn: socket.socket, database: str, role: str, password: str, *, scram_only: bool = True
+) -> str | None:
+    """The verifier the server holds (after a SCRAM login), None for a refused password; "" when
+    the server lets the role in without a password and ``scram_only`` is false."""
     startup = b"".join(
         part.encode("utf-8") + b"\0"
         for part in ("user", role, "database", database, "application_name", "pgbouncer_toolkit")
@@ -107,8 +182,10 @@ def _login(conn: socket.socket, database: str, role: str, password: str) -> str 
         if code == AUTH_CLEARTEXT:
             raise LoginError("the server asks for the password in clear; none is sent")
         return None
+    if code == AUTH_OK and not scram_only:
+        return ""
     if code != AUTH_SASL:
-        raise LoginError("the server let the login in without SCRAM (authentication {code})")
+        raise LoginError(f"the server let the login in without SCRAM (authentication {code})")
 
     nonce = base64.b64encode(os.urandom(18)).decode("ascii")
     client_first_bare = f"n=,r={nonce}"
@@ -170,7 +247,7 @@ def _authentication(conn: socket.socket) -> tuple[int | None, bytes]:
             fields = _error_fields(body)
             if fields.get("C") == INVALID_PASSWORD:
                 return None, b""
-            raise LoginError("the server refused the login: {fields.get('M', 'no message')}")
+            raise LoginError(f"the server refused the login: {fields.get('M', 'no message')}")
         if kind != b"v":  # NegotiateProtocolVersion is harmless; anything else is not.
             raise LoginError(f"unexpected message {kind!r} during authentication")
 
@@ -191,7 +268,7 @@ def _receive(conn: socket.socket) -> tuple[bytes, bytes]:
     header = _exactly(conn, 5)
     size = struct.unpack("!I", header[1:])[0]
     if not 4 <= size <= MAX_MESSAGE:
-        raise LoginError("the server sent a message of {size} bytes")
+        raise LoginError(f"the server sent a message of {size} bytes")
     return header[:1], _exactly(conn, size - 4)
 
 

@@ -67,6 +67,14 @@ options:
             before anything changes.
         type: dict
         default: {}
+      acts_as:
+        description:
+          - Another of I(roles) whose login this role alternates with (credential rotation). The role
+            becomes a member of it, with INHERIT and, on PostgreSQL 16 and later, SET, and its sessions
+            start as it (C(ALTER ROLE ... SET role)), so both logins have the same privileges and what
+            either creates belongs to the same role.
+          - Removing it leaves the membership and the setting in place (revoke them by hand).
+        type: str
   admin_user:
     description:
       - The role this module logs in as; none of the managed roles may be it. Defaults to I(login_user).
@@ -283,6 +291,7 @@ class LoginRole:
     verifier: str
     valid_until: str = NO_EXPIRY
     settings: tuple[tuple[str, str | None], ...] = ()
+    acts_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +338,9 @@ def parse_params(params: Mapping[str, Any]) -> Request:
                 )
                 for name, value in sorted((role.get("settings") or {}).items())
             ),
+            None
+            if role.get("acts_as") is None
+            else check_role_name(role["acts_as"], f"roles[{index}].acts_as"),
         )
         for index, role in enumerate(params.get("roles") or [])
     )
@@ -362,6 +374,14 @@ def _refuse_collisions(request: Request) -> None:
         if name in taken:
             raise ModuleError(f"{field} {name!r} is also {taken[name]}")
         taken[name] = field
+    acting = {role.name: role.acts_as for role in request.roles}
+    for index, role in enumerate(request.roles):
+        if role.acts_as is None:
+            continue
+        if role.acts_as == role.name or role.acts_as not in acting:
+            raise ModuleError(f"roles[{index}].acts_as {role.acts_as!r} must name another of the roles")
+        if acting[role.acts_as] is not None:
+            raise ModuleError(f"roles[{index}].acts_as {role.acts_as!r} acts as another role itself")
 
 
 def _read_role(
@@ -515,6 +535,28 @@ def _plan_admin_memberships(cursor: Cursor, request: Request) -> list[Change]:
     ]
 
 
+def _plan_acts_as(cursor: Cursor, request: Request) -> list[Change]:
+    """Each role that acts as another is its member (INHERIT, and SET from 16 on) and starts its
+    sessions as it."""
+    version = server_version_num(cursor)
+    query = _ADMIN_MEMBERSHIPS_QUERY.format(held=_PG16_HELD if version >= PG16 else "true")
+    clause = " WITH INHERIT TRUE, SET TRUE" if version >= PG16 else ""
+    plan: list[Change] = []
+    for role in request.roles:
+        if role.acts_as is None:
+            continue
+        if not dict(fetch_all(cursor, query, [role.name, [role.acts_as]])).get(role.acts_as):
+            plan.append((role.name, statement(f"GRANT %I TO %I{clause}", role.acts_as, role.name)))
+        stored = [
+            item
+            for (config,) in fetch_all(cursor, _ROLE_SETTINGS_QUERY, [role.name])
+            for item in config or []
+        ]
+        if f"role={role.acts_as}" not in stored:
+            plan.append((role.name, statement("ALTER ROLE %I SET role TO %L", role.name, role.acts_as)))
+    return plan
+
+
 def _plan_settings_reset(cursor: Cursor, role: str) -> list[Statement]:
     """Remove the role's ALTER ROLE ... SET settings, in every database."""
     return [
@@ -546,6 +588,7 @@ def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mod
             ]
         plan += _plan_memberships(cursor, request)
         plan += _plan_admin_memberships(cursor, request)
+        plan += _plan_acts_as(cursor, request)
         for role in request.roles:
             plan += [(role.name, item) for item in _plan_role_settings(cursor, role)]
         if auth:
@@ -581,6 +624,7 @@ def argument_spec() -> dict[str, Any]:
                 **login_role,
                 "valid_until": {"type": "str"},
                 "settings": {"type": "dict", "default": {}},
+                "acts_as": {"type": "str"},
             },
         },
         "admin_user": {"type": "str"},

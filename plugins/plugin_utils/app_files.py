@@ -149,6 +149,36 @@ def app_database_errors(
     return errors
 
 
+def app_logins(entries: list[Mapping[str, Any]], roles: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Each (role, database) the files name, once, with the role's password: what must log in
+    through the endpoint before the files may name it. ``entries`` are checked already."""
+    passwords = {role["name"]: role["password"] for role in roles}
+    logins: dict[tuple[str, str], dict[str, str]] = {}
+    for item in entries:
+        for key in ("database", "session_database"):
+            if item.get(key) is not None:
+                pair = (item["role"], item[key])
+                logins[pair] = {"user": pair[0], "database": pair[1], "password": passwords[pair[0]]}
+    return list(logins.values())
+
+
+def previous_logins(roles: list[Mapping[str, Any]], named: list[list[Mapping[str, Any]]]) -> list[str]:
+    """The logins no client should use any more: of each pair of logins that alternate
+    (pgbouncer_roles[].acts_as) of which the application files name one, the one no host's files
+    (``named``, one pgbouncer_app_files_databases list per application host) name. After a
+    credential rotation, the login the files moved away from."""
+    in_use = {entry.get("role") for entries in named for entry in entries or []}
+    previous: set[str] = set()
+    for role in roles:
+        target = role.get("acts_as")
+        if target is None:
+            continue
+        pair = {role.get("name"), target}
+        if pair & in_use:
+            previous |= pair - in_use
+    return sorted(name for name in previous if isinstance(name, str))
+
+
 def check_endpoint(host: Any, port: Any, where: str) -> str:
     """The endpoint the files point at (``where``_host and ``where``_port): a host name, a plain
     address or a socket directory, and a port; the host as it is rendered (check_host)."""

@@ -151,6 +151,8 @@ def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any
             else:
                 grants[name].add(dbnames[entry_name])
 
+    errors += acts_as_errors(roles)
+
     hba_lines: list[str] = []
     if inputs.get("pgbouncer_postgresql_manage_hba", True) and auth_user and auth_db:
         try:
@@ -176,6 +178,37 @@ def postgresql_side(inputs: Mapping[str, Any]) -> tuple[list[str], dict[str, Any
             {entry["owner"] for entry in to_create if entry["owner"] and entry["owner"] not in declared}
         ),
     }
+
+
+def acts_as_errors(roles: list[Mapping[str, Any]]) -> list[str]:
+    """A login role that acts as another (credential rotation) names a declared role other than
+    itself, one that acts as no other, and uses the same databases: the application switches
+    between the two by its files alone."""
+    errors: list[str] = []
+    by_name = {role.get("name"): role for role in roles if isinstance(role.get("name"), str)}
+    for index, role in enumerate(roles):
+        target = role.get("acts_as")
+        if target is None:
+            continue
+        where = f"pgbouncer_roles[{index}].acts_as"
+        if not isinstance(target, str) or target not in by_name:
+            errors.append(f"{where}: {target!r} is not declared in pgbouncer_roles")
+        elif target == role.get("name"):
+            errors.append(
+                f"{where}: {target!r} is the role itself; name the role whose login this one alternates with"
+            )
+        elif by_name[target].get("acts_as") is not None:
+            errors.append(
+                f"{where}: {target!r} acts as {by_name[target]['acts_as']!r} itself; "
+                "name the role both logins act as"
+            )
+        elif set(role.get("databases") or []) != set(by_name[target].get("databases") or []):
+            errors.append(
+                f"{where}: its databases {sorted(role.get('databases') or [])} must be those of "
+                f"{target!r}, {sorted(by_name[target].get('databases') or [])}, so the application can "
+                "switch between the two logins"
+            )
+    return errors
 
 
 # What needs a superuser or the server's files, each refused by the variable that asks for it.

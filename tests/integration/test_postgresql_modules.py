@@ -1410,6 +1410,16 @@ class TestManagedServer:
         assert (facts["hba_file"], facts["hba_errors"], facts["verifiers"]) == ("", [], {})
         assert facts["max_connections"] > 0
 
+    def test_a_twin_login_without_a_superuser(self, managed: Cluster) -> None:
+        params = self.login_roles({self.ROLE: None, "Twin": None})
+        params["roles"].append({"name": "Twin", "verifier": verifier("Twin"), "acts_as": self.ROLE})
+        assert self.run(managed, ensure_login_roles, **params)[0]
+        with managed.login_tcp("Twin") as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (self.ROLE,)
+        again = self.login_roles({self.ROLE: verifier(self.ROLE), "Twin": verifier("Twin")})
+        again["roles"].append({"name": "Twin", "verifier": verifier("Twin"), "acts_as": self.ROLE})
+        assert self.run(managed, ensure_login_roles, **again)[0] is False
+
     def test_roles_past_valid_until_are_named_by_the_servers_clock(self, managed: Cluster) -> None:
         params = self.login_roles({})
         params["roles"] = [
@@ -1482,3 +1492,60 @@ def test_a_setting_the_server_refuses_fails_before_anything_changes(pg: Cluster,
     with pytest.raises(ModuleError, match=re.escape(message)):
         run_login_roles(pg, **settings_params({"statement_timeout": "30s", **settings}))
     assert pg.snapshot() == before
+
+
+# ---------------------------------------------------------------------------------------------
+# A login that acts as another (credential rotation): the same privileges, and what it creates
+# belongs to the role it acts as
+
+
+def twin_params(owner: str = "App-Role", twin: str = "App-Role next") -> dict[str, Any]:
+    params = role_params((owner, twin))
+    params["roles"][1]["acts_as"] = owner
+    return params
+
+
+def test_a_login_acting_as_another_runs_as_it_and_creates_what_it_owns(pg: Cluster) -> None:
+    changed, queries, _ = run_login_roles(pg, **twin_params())
+    assert changed
+    assert any(query.startswith('GRANT "App-Role" TO "App-Role next"') for query in queries)
+    assert "ALTER ROLE \"App-Role next\" SET role TO 'App-Role'" in queries
+    assert run_login_roles(pg, **twin_params()) == (False, [], {"roles_changed": [], "roles_expired": []})
+    pg.run(ident("CREATE DATABASE {} OWNER {}", "Twin DB", "App-Role"))
+    with pg.login_tcp("App-Role next", "Twin DB") as conn:
+        assert conn.execute("SELECT current_user, session_user").fetchone() == ("App-Role", "App-Role next")
+        conn.execute("CREATE TABLE made_by_the_twin (id int)")
+    assert (
+        pg.value("SELECT tableowner FROM pg_tables WHERE tablename = 'made_by_the_twin'", dbname="Twin DB")
+        == "App-Role"
+    )
+    # The other login, back in use at the next rotation, owns what the twin made.
+    with pg.login_tcp("App-Role", "Twin DB") as conn:
+        conn.execute("ALTER TABLE made_by_the_twin ADD COLUMN note text")
+    # Drift on the server is put back.
+    pg.run(ident("ALTER ROLE {} RESET role", "App-Role next"))
+    assert run_login_roles(pg, **twin_params())[1] == ["ALTER ROLE \"App-Role next\" SET role TO 'App-Role'"]
+
+
+@pytest.mark.parametrize(
+    ("acts_as", "message"),
+    [
+        ("App-Role next", "roles[1].acts_as 'App-Role next' must name another of the roles"),
+        ("Nobody", "roles[1].acts_as 'Nobody' must name another of the roles"),
+    ],
+)
+def test_acts_as_names_another_declared_role(pg: Cluster, acts_as: str, message: str) -> None:
+    params = twin_params()
+    params["roles"][1]["acts_as"] = acts_as
+    before = pg.snapshot()
+    with pytest.raises(ModuleError, match=re.escape(message)):
+        run_login_roles(pg, **params)
+    assert pg.snapshot() == before
+
+
+def test_acts_as_is_not_chained(pg: Cluster) -> None:
+    params = role_params(("A", "B", "C"))
+    params["roles"][1]["acts_as"] = "A"
+    params["roles"][2]["acts_as"] = "B"
+    with pytest.raises(ModuleError, match=re.escape("roles[2].acts_as 'B' acts as another role itself")):
+        run_login_roles(pg, **params)

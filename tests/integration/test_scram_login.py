@@ -4,6 +4,8 @@ the password is the role's, and as None when the server refuses it."""
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -14,7 +16,9 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram_
     LoginError,
     Server,
     server_verifier,
+    session_user,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.modules.pgbouncer_login_probe import probe_logins
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.modules.postgresql_role_verifiers import (
     read_verifiers,
 )
@@ -98,3 +102,59 @@ def test_the_module_reads_every_role_and_names_the_one_it_cannot(server):
         read_verifiers(
             {**params, "login_sslmode": "require", "roles": [{"name": "probe_md5", "password": "x"}]}
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# A session all the way (session_user, the pgbouncer_login_probe module): the probe the
+# application-side files run before they name a role
+
+
+def probe_params(server_info, logins, **extra):
+    target = server_info[0]
+    return {
+        "host": target.host,
+        "port": target.port,
+        "sslmode": "",
+        "sslrootcert": "",
+        "timeout": 5.0,
+        "logins": logins,
+        **extra,
+    }
+
+
+def test_a_session_runs_a_query_and_names_its_role(server):
+    # sslmode "" is libpq's prefer: this server offers no TLS, so the login goes on without it.
+    assert probe_logins(
+        probe_params(server, [{"user": ROLE, "password": PASSWORD, "database": "postgres"}])
+    ) == [{"user": ROLE, "database": "postgres", "current_user": ROLE}]
+
+
+def test_a_unix_socket_directory_is_an_endpoint(server, postgresql_server):
+    # The throwaway server trusts its unix socket: no password is asked, and the session works.
+    target = Server(postgresql_server["socket_dir"], postgresql_server["port"], "postgres", sslmode="disable")
+    assert session_user(target, "postgres", "not asked") == "postgres"
+
+
+@pytest.mark.parametrize(
+    ("login", "message"),
+    [
+        ({"user": ROLE, "password": "wrong", "database": "postgres"}, "the password is refused"),
+        (
+            {"user": ROLE, "password": PASSWORD, "database": "no such db"},
+            'database "no such db" does not exist',
+        ),
+    ],
+)
+def test_every_failed_login_is_named(server, login, message):
+    good = {"user": ROLE, "password": PASSWORD, "database": "postgres"}
+    with pytest.raises(
+        ModuleError, match=r"logins\[1\] \('Probe \"Q\"' to .*" + re.escape(message)
+    ) as caught:
+        probe_logins(probe_params(server, [good, login]))
+    assert "logins[0]" not in str(caught.value)
+
+
+def test_a_probe_that_requires_tls_fails_where_there_is_none(server):
+    login = {"user": ROLE, "password": PASSWORD, "database": "postgres"}
+    with pytest.raises(ModuleError, match="does not offer TLS"):
+        probe_logins(probe_params(server, [login], sslmode="require"))

@@ -103,3 +103,51 @@ def test_each_alias_has_its_own_variable(alias, prefix, variable):
 def test_a_variable_is_never_made_from_a_bad_alias(alias):
     with pytest.raises(AnsibleFilterError, match="not a Django alias"):
         app_filter.env_variable(alias, "DATABASE_PASSWORD")
+
+
+ROLES = [
+    {"name": "app", "password": "p-app", "databases": ["app", "app_session"]},
+    {"name": "app_next", "password": "p-next", "databases": ["app", "app_session"], "acts_as": "app"},
+    {"name": "reports", "password": "p-rep", "databases": ["reports"]},
+    {"name": "etl", "password": "p-etl", "databases": ["app"]},
+    {"name": "etl_b", "password": "p-etlb", "databases": ["app"], "acts_as": "etl"},
+]
+
+
+def test_each_login_the_files_name_is_probed_once_with_its_password():
+    entries = [
+        {"alias": "default", "role": "app", "database": "app", "session_database": "app_session"},
+        {"alias": "again", "role": "app", "database": "app"},
+        {"alias": "reports", "role": "reports", "database": "reports"},
+    ]
+    assert app_files.app_logins(entries, ROLES) == [
+        {"user": "app", "database": "app", "password": "p-app"},
+        {"user": "app", "database": "app_session", "password": "p-app"},
+        {"user": "reports", "database": "reports", "password": "p-rep"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("named", "previous"),
+    [
+        # Every host on app: app_next is the login not in use.
+        ([["app"], ["app", "reports"]], ["app_next"]),
+        # Every host moved to app_next: app is the previous login.
+        ([["app_next"], ["app_next", "reports"]], ["app"]),
+        # Half-way (some hosts moved): both logins are in use.
+        ([["app_next"], ["app"]], []),
+        # A pair no files name is none of the files' business (another application may use it).
+        ([["reports"]], []),
+        # Two pairs.
+        ([["app"], ["etl_b"]], ["app_next", "etl"]),
+        ([["app_next", "etl_b"]], ["app", "etl"]),
+        # A host without files.
+        ([[], ["app_next"]], ["app"]),
+    ],
+)
+def test_the_previous_login_is_the_one_of_a_pair_no_files_name_any_more(named, previous):
+    lists = [
+        [{"alias": f"a{index}", "role": role, "database": "app"} for index, role in enumerate(roles)]
+        for roles in named
+    ]
+    assert app_files.previous_logins(ROLES, lists) == previous

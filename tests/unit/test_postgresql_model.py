@@ -483,3 +483,37 @@ def test_role_settings_of_every_kind_pass():
         "work_mem": None,
     }
     assert postgresql_model.postgresql_side(with_change(pgbouncer_roles=roles))[0] == []
+
+
+TWIN = {"name": "app_next", "password": "p4", "databases": ["app_session", "app"], "acts_as": "app"}
+
+
+def test_a_login_acting_as_another_with_its_databases_passes():
+    roles = [*VALID["pgbouncer_roles"], TWIN]
+    assert postgresql_model.postgresql_side(with_change(pgbouncer_roles=roles))[0] == []
+
+
+@pytest.mark.parametrize(
+    ("twin", "message"),
+    [
+        ({"acts_as": "nobody"}, "pgbouncer_roles[3].acts_as: 'nobody' is not declared in pgbouncer_roles"),
+        ({"acts_as": "app_next"}, "pgbouncer_roles[3].acts_as: 'app_next' is the role itself"),
+        ({"acts_as": ["app"]}, "pgbouncer_roles[3].acts_as: ['app'] is not declared"),
+        (
+            {"databases": ["app"]},
+            "pgbouncer_roles[3].acts_as: its databases ['app'] must be those of 'app', ['app', 'app_session']",
+        ),
+    ],
+)
+def test_acts_as_refused_by_name(twin, message):
+    roles = [*VALID["pgbouncer_roles"], {**TWIN, **twin}]
+    errors = postgresql_model.postgresql_side(with_change(pgbouncer_roles=roles))[0]
+    assert any(message in error for error in errors), errors
+
+
+def test_acts_as_is_not_chained():
+    roles = [*VALID["pgbouncer_roles"], TWIN, {**TWIN, "name": "app_third", "acts_as": "app_next"}]
+    errors = postgresql_model.postgresql_side(with_change(pgbouncer_roles=roles))[0]
+    assert errors == [
+        "pgbouncer_roles[4].acts_as: 'app_next' acts as 'app' itself; name the role both logins act as"
+    ]
