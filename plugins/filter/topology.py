@@ -1,5 +1,6 @@
 """Filters over who runs what (plugin_utils/topology): the poolers, the central hosts' peering,
-where central applications connect, and the inventory's topology errors."""
+where central applications connect, the inventory's topology errors; and where a name points
+(plugin_utils/addresses)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import topology
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import addresses, topology
 
 
 def _or_filter_error(function, *args: Any) -> Any:
@@ -37,6 +38,8 @@ class FilterModule:
         return {
             "central_endpoint": central_endpoint,
             "central_peering": central_peering,
+            "is_address": addresses.is_address,
+            "resolved_addresses": addresses.resolved_addresses,
             "pooler_hosts": topology.pooler_hosts,
             "topology_errors": topology.topology_errors,
             "topology_of": lambda host, groups, hostvars: topology.topology_of(str(host), groups, hostvars),

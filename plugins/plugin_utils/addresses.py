@@ -68,3 +68,8 @@ def is_address(value: object) -> bool:
     except AddressError:
         return False
     return True
+
+
+def resolved_addresses(getent_output: str) -> list[str]:
+    """The addresses ``getent ahosts NAME`` printed (first column), each once, sorted."""
+    return sorted({line.split()[0] for line in getent_output.splitlines() if line.split()})

@@ -244,3 +244,16 @@ def test_host_names_carry_nothing_but_labels(text):
 )
 def test_host_names_and_addresses_are_accepted(text):
     assert value_checks.is_host_or_address(text)
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("10.89.0.5      STREAM pg-writer\n10.89.0.5      DGRAM  \n10.89.0.5      RAW    \n", ["10.89.0.5"]),
+        ("fd00::7 STREAM w\n10.0.0.2 STREAM\n10.0.0.1 STREAM\n", ["10.0.0.1", "10.0.0.2", "fd00::7"]),
+        ("", []),
+        ("\n  \n", []),
+    ],
+)
+def test_resolved_addresses_read_getent_ahosts(output, expected):
+    assert addresses.resolved_addresses(output) == expected
