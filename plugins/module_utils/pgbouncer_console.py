@@ -166,3 +166,13 @@ def wait_for_login(socket_dir: str, port: int, *, as_user: str | None, timeout: 
             if time.monotonic() >= deadline:
                 raise ConsoleError(f"no login within {timeout:g} s: {exc}") from None
             time.sleep(0.2)
+
+
+def processes_argument_spec() -> dict[str, dict[str, object]]:
+    """The options of the modules that reach every process of a host (doc fragment
+    pgbouncer_toolkit.pgbouncer.pgbouncer_processes)."""
+    return {
+        "socket_dirs": {"type": "list", "elements": "path", "required": True},
+        "port": {"type": "int", "default": 6432},
+        "service_user": {"type": "str", "default": "postgres"},
+    }

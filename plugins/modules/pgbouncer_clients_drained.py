@@ -17,15 +17,6 @@ description:
 version_added: "0.2.0"
 author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
-  socket_dirs:
-    description: The unix socket directory of each PgBouncer process on the host.
-    type: list
-    elements: path
-    required: true
-  port:
-    description: listen_port (the sockets' port number).
-    type: int
-    default: 6432
   users:
     description: The roles whose clients must be gone.
     type: list
@@ -35,10 +26,6 @@ options:
     description: Seconds to wait at most; 0 reads once.
     type: int
     default: 300
-  service_user:
-    description: PgBouncer's OS user, whose ids the console connection uses.
-    type: str
-    default: postgres
 attributes:
   check_mode:
     support: full
@@ -48,6 +35,7 @@ attributes:
     platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - pgbouncer_toolkit.pgbouncer.pgbouncer_processes
 """
 
 EXAMPLES = r"""
@@ -80,6 +68,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_console import (  # noqa: E402
     Console,
     ConsoleError,
+    processes_argument_spec,
 )
 
 
@@ -124,11 +113,9 @@ def wait_drained(params: Mapping[str, Any], *, clock=time.monotonic, sleep=time.
 def argument_spec() -> dict[str, Any]:
     """The module's options."""
     return {
-        "socket_dirs": {"type": "list", "elements": "path", "required": True},
-        "port": {"type": "int", "default": 6432},
+        **processes_argument_spec(),
         "users": {"type": "list", "elements": "str", "required": True},
         "timeout": {"type": "int", "default": 300},
-        "service_user": {"type": "str", "default": "postgres"},
     }
 
 

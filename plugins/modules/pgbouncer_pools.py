@@ -24,23 +24,10 @@ options:
     type: str
     required: true
     choices: [paused, recycled, resumed]
-  socket_dirs:
-    description: The unix socket directory of each PgBouncer process on the host.
-    type: list
-    elements: path
-    required: true
-  port:
-    description: listen_port (the sockets' port number).
-    type: int
-    default: 6432
   timeout:
     description: Seconds a command may take (C(PAUSE) waits for the transactions running).
     type: float
     default: 30
-  service_user:
-    description: PgBouncer's OS user, whose ids the console connection uses.
-    type: str
-    default: postgres
 attributes:
   check_mode:
     support: full
@@ -50,6 +37,7 @@ attributes:
     platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - pgbouncer_toolkit.pgbouncer.pgbouncer_processes
 """
 
 EXAMPLES = r"""
@@ -75,6 +63,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pgbouncer_console import (  # noqa: E402
     Console,
     ConsoleError,
+    processes_argument_spec,
 )
 
 COMMANDS = {"paused": "PAUSE", "recycled": "RECONNECT", "resumed": "RESUME"}
@@ -110,11 +99,9 @@ def apply(params: Mapping[str, Any], *, check_mode: bool = False) -> tuple[bool,
 def argument_spec() -> dict[str, Any]:
     """The module's options."""
     return {
+        **processes_argument_spec(),
         "state": {"type": "str", "required": True, "choices": list(COMMANDS)},
-        "socket_dirs": {"type": "list", "elements": "path", "required": True},
-        "port": {"type": "int", "default": 6432},
         "timeout": {"type": "float", "default": 30.0},
-        "service_user": {"type": "str", "default": "postgres"},
     }
 
 

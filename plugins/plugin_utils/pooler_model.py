@@ -459,6 +459,10 @@ SERVICE_VARIABLES = {
     "pgbouncer_stop_timeout": (1, 3600),
     "pgbouncer_login_timeout": (1, 600),
     "pgbouncer_restart_throttle": (1, 10000),
+    "pgbouncer_drain_timeout": (0, 86400),
+    "pgbouncer_rotation_drain_timeout": (0, 86400),
+    "pgbouncer_switchover_pause_timeout": (1, 600),
+    "pgbouncer_switchover_timeout": (1, 3600),
 }
 
 

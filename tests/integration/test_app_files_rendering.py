@@ -39,6 +39,8 @@ def render(
             {"name": REPORT_ROLE, "password": "not-used-either", "databases": ["app"]},
         ],
         "pgbouncer_app_files_databases": app_databases,
+        # What is rendered is the point here; no PgBouncer answers these names.
+        "pgbouncer_app_files_check_logins": False,
     }
     playbook = "- hosts: localhost\n  gather_facts: false\n  roles:\n    - pgbouncer_toolkit.pgbouncer.pgbouncer_app_files\n"
     return run_playbook(tmp_path, host_vars, playbook)
@@ -174,6 +176,7 @@ def test_env_file_values_are_single_quoted_and_sourced_by_sh_as_declared(tmp_pat
         "pgbouncer_app_files_databases": [
             {"alias": "default", "role": ROLE, "database": "app", "session_database": HOSTILE_DATABASE}
         ],
+        "pgbouncer_app_files_check_logins": False,
     }
     playbook = "- hosts: localhost\n  gather_facts: false\n  roles:\n    - pgbouncer_toolkit.pgbouncer.pgbouncer_app_files\n"
     result = run_playbook(tmp_path, host_vars, playbook)

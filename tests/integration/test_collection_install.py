@@ -223,6 +223,14 @@ def test_app_files_role_renders_from_the_installed_copy(installed, tmp_path):
         ],
     }
     playbook = "- hosts: localhost\n  gather_facts: false\n  roles:\n    - pgbouncer_toolkit.pgbouncer.pgbouncer_app_files\n"
+    # No PgBouncer runs here: the files are refused until their logins work, or the check is off.
+    refused = run_installed(tmp_path, installed, host_vars, playbook)
+    assert refused.returncode != 0
+    assert "logins[0] ('app user' to 'app' through 127.0.0.1:6432): cannot reach" in refused.stdout, (
+        refused.stdout
+    )
+    assert not (files / "database.env").exists()
+    host_vars["pgbouncer_app_files_check_logins"] = False
     result = run_installed(tmp_path, installed, host_vars, playbook)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

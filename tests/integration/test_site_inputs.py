@@ -594,6 +594,43 @@ BAD_INPUTS = [
         {"pgbouncer_roles": _role(settings={"statement_timeout": "1s\nALTER ROLE app SUPERUSER"})},
         "pgbouncer_roles[0].settings.statement_timeout: must not contain control characters",
     ),
+    # A login that alternates with another (credential rotation).
+    (
+        "acts_as naming no declared role",
+        {
+            "pgbouncer_roles": [
+                *VALID["pgbouncer_roles"],
+                {"name": "app_next", "password": "x", "acts_as": "ap"},
+            ]
+        },
+        "pgbouncer_roles[2].acts_as: 'ap' is not declared in pgbouncer_roles",
+    ),
+    (
+        "acts_as with other databases",
+        {
+            "pgbouncer_roles": [
+                *VALID["pgbouncer_roles"],
+                {"name": "app_next", "password": "x", "databases": ["app"], "acts_as": "app"},
+            ]
+        },
+        "pgbouncer_roles[2].acts_as: its databases ['app'] must be those of 'app'",
+    ),
+    # The rotation's and the switch-over's timeouts.
+    (
+        "rotation drain timeout below 0",
+        {"pgbouncer_rotation_drain_timeout": -1},
+        "pgbouncer_rotation_drain_timeout: -1 is not between 0 and 86400",
+    ),
+    (
+        "switch-over timeout of 0",
+        {"pgbouncer_switchover_timeout": 0},
+        "pgbouncer_switchover_timeout: 0 is not between 1 and 3600",
+    ),
+    (
+        "switch-over command that is no list",
+        {"pgbouncer_switchover_command": {"run": "promote"}},
+        "pgbouncer_switchover_command",
+    ),
     # A managed PostgreSQL: what needs a superuser or the server's files is refused by name.
     *[
         (f"managed PostgreSQL with {case}", {**MANAGED, **changes}, message)
