@@ -255,9 +255,9 @@ SELECT d.datname::pg_catalog.text
   LEFT JOIN pg_catalog.pg_database AS d ON d.oid OPERATOR(pg_catalog.=) s.setdatabase
  WHERE a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) %s
  ORDER BY 1 NULLS FIRST"""
-# The given roles the admin is a member of, and whether one of its grants there has {held}: INHERIT
-# and SET from 16 on (_PG16_HELD), any membership before (true).
-_ADMIN_MEMBERSHIPS_QUERY = """
+# The given roles a member belongs to, and whether one of its grants there has {held}: INHERIT and
+# SET from 16 on (_PG16_HELD), any membership before (true).
+_HELD_MEMBERSHIPS_QUERY = """
 SELECT g.rolname::pg_catalog.text, pg_catalog.bool_or({held})
   FROM pg_catalog.pg_auth_members AS am
   JOIN pg_catalog.pg_roles AS g ON g.oid OPERATOR(pg_catalog.=) am.roleid
@@ -448,9 +448,8 @@ def _revoke(membership: Membership, version: int) -> Statement:
     return statement("REVOKE %I FROM %I CASCADE", membership.group, membership.member)
 
 
-def _plan_memberships(cursor: Cursor, request: Request) -> list[Change]:
+def _plan_memberships(cursor: Cursor, version: int, request: Request) -> list[Change]:
     """The group holds exactly the declared roles; the auth user is in no role and holds none."""
-    version = server_version_num(cursor)
     auth_name = request.auth_user.name if request.auth_user else None
     watched = [name for name in (request.client_group, auth_name) if name is not None]
     memberships = [Membership(*row) for row in fetch_all(cursor, _MEMBERSHIPS_QUERY, [watched, watched])]
@@ -505,12 +504,7 @@ def _plan_role_settings(cursor: Cursor, role: LoginRole) -> list[Statement]:
     """SET each declared setting whose stored value differs, RESET each declared null that is set."""
     if not role.settings:
         return []
-    stored = dict(
-        item.split("=", 1)
-        for (config,) in fetch_all(cursor, _ROLE_SETTINGS_QUERY, [role.name])
-        for item in config or []
-        if "=" in item
-    )
+    stored = _stored_settings(cursor, role.name)
     plan = []
     for name, value in role.settings:
         if value is None and name in stored:
@@ -520,39 +514,49 @@ def _plan_role_settings(cursor: Cursor, role: LoginRole) -> list[Statement]:
     return plan
 
 
-def _plan_admin_memberships(cursor: Cursor, request: Request) -> list[Change]:
-    """The admin becomes a member, with INHERIT and SET (16+), of each role in admin_member_of."""
-    if not request.admin_member_of:
+def _stored_settings(cursor: Cursor, role: str) -> dict[str, str]:
+    """The role's settings for every database (ALTER ROLE ... SET), by name."""
+    return dict(
+        item.split("=", 1)
+        for (config,) in fetch_all(cursor, _ROLE_SETTINGS_QUERY, [role])
+        for item in config or []
+        if "=" in item
+    )
+
+
+def _ungranted(cursor: Cursor, version: int, member: str, groups: Sequence[str]) -> list[str]:
+    """Those of ``groups`` in which ``member`` holds no grant with INHERIT and, on PostgreSQL 16
+    and later, SET."""
+    if not groups:
         return []
-    version = server_version_num(cursor)
-    query = _ADMIN_MEMBERSHIPS_QUERY.format(held=_PG16_HELD if version >= PG16 else "true")
-    held = dict(fetch_all(cursor, query, [request.admin_user, list(request.admin_member_of)]))
+    query = _HELD_MEMBERSHIPS_QUERY.format(held=_PG16_HELD if version >= PG16 else "true")
+    held = dict(fetch_all(cursor, query, [member, list(groups)]))
+    return [group for group in groups if not held.get(group)]
+
+
+def _grant(version: int, group: str, member: str) -> Statement:
     clause = " WITH INHERIT TRUE, SET TRUE" if version >= PG16 else ""
+    return statement(f"GRANT %I TO %I{clause}", group, member)
+
+
+def _plan_admin_memberships(cursor: Cursor, version: int, request: Request) -> list[Change]:
+    """The admin becomes a member, with INHERIT and SET (16+), of each role in admin_member_of."""
     return [
-        (name, statement(f"GRANT %I TO %I{clause}", name, request.admin_user))
-        for name in request.admin_member_of
-        if not held.get(name)
+        (name, _grant(version, name, request.admin_user))
+        for name in _ungranted(cursor, version, request.admin_user, request.admin_member_of)
     ]
 
 
-def _plan_acts_as(cursor: Cursor, request: Request) -> list[Change]:
+def _plan_acts_as(cursor: Cursor, version: int, request: Request) -> list[Change]:
     """Each role that acts as another is its member (INHERIT, and SET from 16 on) and starts its
     sessions as it."""
-    version = server_version_num(cursor)
-    query = _ADMIN_MEMBERSHIPS_QUERY.format(held=_PG16_HELD if version >= PG16 else "true")
-    clause = " WITH INHERIT TRUE, SET TRUE" if version >= PG16 else ""
     plan: list[Change] = []
     for role in request.roles:
         if role.acts_as is None:
             continue
-        if not dict(fetch_all(cursor, query, [role.name, [role.acts_as]])).get(role.acts_as):
-            plan.append((role.name, statement(f"GRANT %I TO %I{clause}", role.acts_as, role.name)))
-        stored = [
-            item
-            for (config,) in fetch_all(cursor, _ROLE_SETTINGS_QUERY, [role.name])
-            for item in config or []
-        ]
-        if f"role={role.acts_as}" not in stored:
+        if _ungranted(cursor, version, role.name, [role.acts_as]):
+            plan.append((role.name, _grant(version, role.acts_as, role.name)))
+        if _stored_settings(cursor, role.name).get("role") != role.acts_as:
             plan.append((role.name, statement("ALTER ROLE %I SET role TO %L", role.name, role.acts_as)))
     return plan
 
@@ -586,9 +590,10 @@ def ensure_login_roles(conn: Connection, params: Mapping[str, Any], *, check_mod
             plan += [
                 (name, item) for item in _plan_role(cursor, request, name, attributes, verifier, valid_until)
             ]
-        plan += _plan_memberships(cursor, request)
-        plan += _plan_admin_memberships(cursor, request)
-        plan += _plan_acts_as(cursor, request)
+        version = server_version_num(cursor)
+        plan += _plan_memberships(cursor, version, request)
+        plan += _plan_admin_memberships(cursor, version, request)
+        plan += _plan_acts_as(cursor, version, request)
         for role in request.roles:
             plan += [(role.name, item) for item in _plan_role_settings(cursor, role)]
         if auth:
