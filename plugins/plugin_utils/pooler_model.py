@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import capacity
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pgbouncer_files import (
     check_section_name,
     connstr,
@@ -29,10 +30,13 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pool_s
     DESCRIPTOR_HEADROOM,
     MAX_DESCRIPTORS,
     EntryLimits,
+    Pool,
     RoleLimits,
     descriptors_needed,
+    pool_of,
     pools,
     server_connections,
+    worst_per_process,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.pooler_processes import (
     MAX_PROCESSES,
@@ -102,17 +106,75 @@ def pooler_model(
     sets a process apart (process_settings) is worked out per process. The pools
     (pool_sizes.pools) and the descriptor limit are the same in every process."""
     table = load_table()
-    errors, shared, limits = _shared_sections(table, inputs, version)
+    count_errors: list[str] = []
     count = collect(
-        errors,
+        count_errors,
         integer,
         inputs.get("pgbouncer_processes", role_default("pgbouncer_processes")),
         "pgbouncer_processes",
     )
     numbers = range(1, count + 1) if count is not None and 1 <= count <= MAX_PROCESSES else range(1, 2)
+    found = inputs.get("capacity_sources") or {}
+    demand = capacity.pool_demand(found, _session_entries(inputs), len(numbers))
+    if inputs.get(capacity.APPLY_VARIABLE) and demand:
+        inputs = {
+            **inputs,
+            "pgbouncer_roles": capacity.applied_roles(as_list(inputs.get("pgbouncer_roles")), demand),
+        }
+    errors, shared, limits = _shared_sections(table, inputs, version)
+    errors[:0] = count_errors
+    errors.extend(found.get("errors") or [])
     processes = [_process_sections(table, shared, inputs, version, number, errors) for number in numbers]
+    limits["capacity"] = _capacity(found, demand, limits, len(numbers), shared["pgbouncer"], errors)
     # A problem every process shares (a peer_id clash, say) is reported once.
     return list(dict.fromkeys(errors)), processes, limits
+
+
+def _session_entries(inputs: Mapping[str, Any]) -> list[str]:
+    """The pgbouncer_databases entries in session mode (their own pool_mode, else the role's)."""
+    default = inputs.get("pgbouncer_pool_mode") or role_default("pgbouncer_pool_mode")
+    return [
+        str(entry.get("name"))
+        for entry in as_list(inputs.get("pgbouncer_databases"))
+        if isinstance(entry, Mapping) and (entry.get("pool_mode") or default) == "session"
+    ]
+
+
+def _sized_by(pool: Pool, worst: int | None) -> str:
+    """The variables that set what ``pool`` holds per process: its size's, or the caps' that hold
+    it below its size."""
+    if worst is not None and (pool.bound is None or worst < pool.bound):
+        caps = [v for v in (pool.db_cap_variable, pool.user_cap_variable) if v]
+        if caps:
+            return ", ".join(caps)
+    return pool.size_variable
+
+
+def _capacity(
+    found: Mapping[str, Any],
+    demand: list[dict[str, Any]],
+    limits: Mapping[str, Any],
+    processes: int,
+    pgbouncer: Mapping[str, str],
+    errors: list[str],
+) -> dict[str, Any]:
+    """The capacity report of this pooler (capacity.pooler_capacity) from its pools' limits."""
+    pool_objects = [pool_of(pool) for pool in limits["pools"] if not pool["auth_query"]]
+    worst = worst_per_process(pool_objects)
+    configured = {
+        (p.database, p.role): (p.pool_size, bound, _sized_by(p, bound))
+        for p, bound in zip(pool_objects, worst, strict=True)
+    }
+    try:
+        clients = integer(
+            pgbouncer.get("max_client_conn", role_default("pgbouncer_max_client_conn")),
+            "pgbouncer_max_client_conn",
+        )
+    except ConfigError:
+        return {}
+    report, problems = capacity.pooler_capacity(found, demand, configured, processes, clients)
+    errors.extend(problems)
+    return report
 
 
 def _process_sections(

@@ -27,7 +27,10 @@ DATABASES = [{"name": "app"}, {"name": "app_session", "dbname": "app", "pool_mod
 
 
 def render(
-    tmp_path: Path, host: str, app_databases: list[dict[str, object]]
+    tmp_path: Path,
+    host: str,
+    app_databases: list[dict[str, object]],
+    processes: list[dict[str, object]] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     host_vars = {
         "pgbouncer_app_files_dir": str(tmp_path / "files"),
@@ -39,6 +42,7 @@ def render(
             {"name": REPORT_ROLE, "password": "not-used-either", "databases": ["app"]},
         ],
         "pgbouncer_app_files_databases": app_databases,
+        "pgbouncer_app_files_processes": processes or [],
         # What is rendered is the point here; no PgBouncer answers these names.
         "pgbouncer_app_files_check_logins": False,
     }
@@ -226,3 +230,47 @@ def test_a_host_the_endpoint_check_refuses_renders_nothing(tmp_path, host):
     assert f"pgbouncer_app_files_host: {host!r}" in output, output
     assert not (tmp_path / "files").exists()
     assert not Path("/tmp/pwned-by-env").exists()
+
+
+def test_process_type_settings_load_to_the_declared_concurrency_and_stale_ones_go(tmp_path):
+    declared = [{"alias": "default", "role": ROLE, "database": "app", "session_database": "app_session"}]
+    processes = [
+        {"name": "web", "kind": "gunicorn", "workers": 3, "threads": 4, "instances": 2},
+        {
+            "name": "green",
+            "kind": "gunicorn",
+            "workers": 2,
+            "worker_class": "gevent",
+            "worker_connections": 50,
+        },
+        {"name": "celery", "kind": "celery", "concurrency": 6, "pool": "threads"},
+        {"name": "migration", "kind": "jobs", "count": 1},
+    ]
+    files = tmp_path / "files"
+    files.mkdir()
+    # A process type declared once and since removed: its settings must not outlive the declaration.
+    (files / "celery_backfill.py").write_text("SETTINGS = {'worker_concurrency': 64}\n")
+    (files / "unrelated.py").write_text("")
+    result = render(tmp_path, "127.0.0.1", declared, processes)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    web = runpy.run_path(str(files / "gunicorn_web.conf.py"))
+    assert (web["workers"], web["threads"], web["worker_class"]) == (3, 4, "gthread")
+    assert web["raw_env"] == ["APP_PROCESS_TYPE=web"]
+    green = runpy.run_path(str(files / "gunicorn_green.conf.py"))
+    assert (green["workers"], green["worker_class"], green["worker_connections"]) == (2, "gevent", 50)
+    assert "threads" not in green
+    celery = runpy.run_path(str(files / "celery_celery.py"))
+    assert celery["SETTINGS"] == {"worker_concurrency": 6, "worker_pool": "threads"}
+    assert celery["APP_PROCESS_TYPE"] == "celery"
+    assert sorted(path.name for path in files.iterdir()) == [
+        "celery_celery.py",
+        "database.env",
+        "django_databases.py",
+        "gunicorn_green.conf.py",
+        "gunicorn_web.conf.py",
+        "unrelated.py",
+    ]
+    # A second run changes nothing.
+    again = render(tmp_path, "127.0.0.1", declared, processes)
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout

@@ -118,6 +118,59 @@ def _extra_database(**fields: object) -> list[dict[str, object]]:
 
 # (id, overrides, message the output must contain)
 BAD_INPUTS = [
+    # The application side's declared process types (docs/capacity.md).
+    (
+        "max_client_conn below the declared slots",
+        {
+            "pgbouncer_max_client_conn": 20,
+            "pgbouncer_app_files_processes": [
+                {"name": "web", "kind": "gunicorn", "workers": 4, "threads": 8}
+            ],
+        },
+        "pgbouncer_max_client_conn: 20 per process is below the 32 client connections one process may have to hold",
+    ),
+    (
+        "a process type of an unknown kind",
+        {"pgbouncer_app_files_processes": [{"name": "web", "kind": "uwsgi"}]},
+        "value of kind must be one of: gunicorn, celery, worker, jobs, got: uwsgi found in pgbouncer_app_files_processes",
+    ),
+    (
+        "a gunicorn type without workers",
+        {"pgbouncer_app_files_processes": [{"name": "web", "kind": "gunicorn", "threads": 2}]},
+        "pgbouncer_app_files_processes[0].workers: is required for kind 'gunicorn'",
+    ),
+    (
+        "a share of the time above 1",
+        {
+            "pgbouncer_app_files_processes": [
+                {"name": "celery", "kind": "celery", "concurrency": 4, "in_transaction": 1.5}
+            ]
+        },
+        "pgbouncer_app_files_processes[0].in_transaction: must be above 0 and at most 1",
+    ),
+    (
+        "a key of another kind",
+        {
+            "pgbouncer_app_files_processes": [
+                {"name": "celery", "kind": "celery", "concurrency": 4, "threads": 2}
+            ]
+        },
+        "pgbouncer_app_files_processes[0].threads: is not a key of kind 'celery'",
+    ),
+    (
+        "an alias the files do not declare",
+        {
+            "pgbouncer_app_files_processes": [
+                {"name": "jobs", "kind": "jobs", "count": 2, "aliases": ["reports"]}
+            ]
+        },
+        "pgbouncer_app_files_processes[0].aliases[0]: 'reports' is not an alias of pgbouncer_app_files_databases",
+    ),
+    (
+        "a process type name that would not fit application_name",
+        {"pgbouncer_app_files_processes": [{"name": "web; rm -rf /", "kind": "jobs", "count": 1}]},
+        "pgbouncer_app_files_processes[0].name",
+    ),
     # The settings table: unknown keys, keys the release lacks, wrong types, bounds.
     (
         "unknown setting",
