@@ -32,6 +32,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.topology import (
+    APP_GROUP,
+    CENTRAL,
+    CENTRAL_GROUP,
+    group,
+    topology_of,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import (
     ConfigError,
     integer,
@@ -342,14 +349,6 @@ def sources(pooler: str, groups: Mapping[str, Sequence[str]], hostvars: Mapping[
     them, "process_types": [checked declarations as dicts], "errors": the problems of the other hosts'
     declarations, each prefixed with its host}. A per_host pooler serves its own processes; a central one, every
     central application host's, with the other central poolers."""
-    from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.topology import (
-        APP_GROUP,
-        CENTRAL,
-        CENTRAL_GROUP,
-        group,
-        topology_of,
-    )
-
     central = group(groups, CENTRAL_GROUP)
     if pooler in central:
         hosts = [h for h in group(groups, APP_GROUP) if topology_of(h, groups, hostvars) == CENTRAL]
@@ -557,6 +556,9 @@ def capacity_table(poolers: Sequence[Mapping[str, Any]], available: object = Non
     header = ("pooler", "pool", "slots", "in tx", "per process", "recommended", "waits", "verdict")
     grouped: dict[tuple[Any, ...], list[str]] = {}
     reasons: dict[str, list[str]] = {}
+    # Per pool over every pooler: what it can hold (None: unlimited) and what its slots need.
+    holds: dict[str, int | None] = {}
+    needs: dict[str, int] = {}
     clients: dict[tuple[Any, ...], list[str]] = {}
     notes: dict[str, list[str]] = {}
     needed = 0
@@ -579,6 +581,11 @@ def capacity_table(poolers: Sequence[Mapping[str, Any]], available: object = Non
             if row["verdict"] != "ok":
                 reasons.setdefault(f"{row['pool']}: {row['why']} ({row['size_variable']})", []).append(host)
             needed += int(row["recommended"]) * processes
+            needs[row["pool"]] = needs.get(row["pool"], 0) + int(row["recommended"]) * processes
+            held = holds.get(row["pool"], 0)
+            holds[row["pool"]] = (
+                None if held is None or row["configured"] is None else held + row["configured"] * processes
+            )
         if report.get("rows"):
             numbers = report["clients"]
             clients.setdefault((numbers["slots"], numbers["needed"], numbers["max_client_conn"]), []).append(
@@ -601,7 +608,15 @@ def capacity_table(poolers: Sequence[Mapping[str, Any]], available: object = Non
         budget = integer(available, "available") if available is not None else None
     except ConfigError:
         budget = None
-    if budget is not None:
+    if budget is not None and needed:
+        for pool, holding in holds.items():
+            share = budget * needs[pool] // needed
+            if holding is None or holding > max(share, needs[pool]):
+                text.append(
+                    f"{pool}: can hold {'any number of' if holding is None else holding} server connections on "
+                    f"all its poolers, more than its share of the {budget} PostgreSQL has for them ({share}, in "
+                    f"proportion to what each pool's slots need) and than its slots need ({needs[pool]})"
+                )
         verdict_text = "within" if needed <= budget else "more than"
         text.append(
             f"the recommended pools hold {needed} server connections at most, {verdict_text} the {budget} "

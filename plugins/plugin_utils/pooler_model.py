@@ -55,6 +55,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_
     check_socket_dir,
     check_text,
     collect,
+    flag,
     integer,
     is_loopback,
     tcp_port,
@@ -116,7 +117,8 @@ def pooler_model(
     numbers = range(1, count + 1) if count is not None and 1 <= count <= MAX_PROCESSES else range(1, 2)
     found = inputs.get("capacity_sources") or {}
     demand = capacity.pool_demand(found, _session_entries(inputs), len(numbers))
-    if inputs.get(capacity.APPLY_VARIABLE) and demand:
+    apply = collect(count_errors, flag, inputs.get(capacity.APPLY_VARIABLE, False), capacity.APPLY_VARIABLE)
+    if apply and demand:
         inputs = {
             **inputs,
             "pgbouncer_roles": capacity.applied_roles(as_list(inputs.get("pgbouncer_roles")), demand),

@@ -97,6 +97,23 @@ def integer(value: object, where: str, low: int | None = None, high: int | None 
     return number
 
 
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+
+
+def flag(value: object, where: str) -> bool:
+    """A boolean as an inventory or ``-e`` delivers it: a bool, or one of TRUE_WORDS and FALSE_WORDS
+    (any case); ``-e name=false`` arrives as the string "false", which is not true."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{where}: must be true or false, got {value!r}")
+
+
 def integer_or_none(value: object, low: int | None = None, high: int | None = None) -> int | None:
     """:func:`integer`'s number, or None where it refuses ``value``: for checks that word their
     own message."""

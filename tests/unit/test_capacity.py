@@ -447,3 +447,36 @@ def test_a_cap_below_the_pool_is_what_the_verdict_names():
         "small",
         "pgbouncer_settings.max_user_connections",
     )
+
+
+@pytest.mark.parametrize(
+    ("pool_size", "available", "over"),
+    [
+        (60, 100, True),  # 2 hosts x 60 = 120, more than the 100 the server has
+        (60, 200, False),  # within its share (all of it: the only declared pool)
+        (18, 30, False),  # 36 is above the share of 30 but not above what its slots need (36)
+    ],
+)
+def test_a_pool_above_its_share_of_the_budget_is_reported(pool_size, available, over):
+    inputs = _inputs(capacity_sources=sources(WEB))
+    inputs["pgbouncer_databases"][0]["pool_size"] = pool_size
+    report = pooler_model(inputs, "1.26.1")["capacity"]
+    text = capacity.capacity_table(
+        [{"host": "app1", "capacity": report}, {"host": "app2", "capacity": report}], available
+    )
+    assert ("app / app: can hold" in text) is over, text
+
+
+@pytest.mark.parametrize(
+    ("value", "applied"),
+    [(True, True), ("true", True), ("yes", True), (False, False), ("false", False), ("0", False)],
+)
+def test_the_apply_switch_reads_booleans_as_extra_vars_deliver_them(value, applied):
+    built = pooler_model(_inputs(pgbouncer_capacity_apply=value), "1.26.1")
+    assert built["errors"] == []
+    assert (built["processes"][0]["sections"].get("users", {}).get("app") == "pool_size=25") is applied
+
+
+def test_an_apply_switch_that_is_no_boolean_is_refused_by_name():
+    built = pooler_model(_inputs(pgbouncer_capacity_apply="maybe"), "1.26.1")
+    assert "pgbouncer_capacity_apply: must be true or false, got 'maybe'" in built["errors"]
