@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.topology import (
@@ -305,9 +306,8 @@ def quantile(trials: Sequence[tuple[int, float]], q: float) -> int:
     if total == 0:
         return 0
     if total > EXACT_LIMIT:
-        mean = sum(count * p for count, p in trials)
-        deviation = math.sqrt(sum(count * p * (1 - p) for count, p in trials))
-        return min(total, math.ceil(mean + _normal_quantile(q) * deviation + 0.5))
+        mean, deviation = _moments(trials)
+        return min(total, math.ceil(mean + NormalDist().inv_cdf(q) * deviation + 0.5))
     cumulative = 0.0
     for k, weight in enumerate(distribution(trials)):
         cumulative += weight
@@ -322,22 +322,15 @@ def exceed_probability(trials: Sequence[tuple[int, float]], limit: int) -> float
     if limit >= total:
         return 0.0
     if total > EXACT_LIMIT:
-        mean = sum(count * p for count, p in trials)
-        deviation = math.sqrt(sum(count * p * (1 - p) for count, p in trials)) or 1.0
-        return 0.5 * math.erfc((limit + 0.5 - mean) / deviation / math.sqrt(2))
+        mean, deviation = _moments(trials)
+        return 0.5 * math.erfc((limit + 0.5 - mean) / (deviation or 1.0) / math.sqrt(2))
     return max(0.0, 1.0 - sum(distribution(trials)[: limit + 1]))
 
 
-def _normal_quantile(q: float) -> float:
-    """The standard normal's quantile, by bisection on erf (enough for a sizing rule)."""
-    low, high = 0.0, 10.0
-    for _step in range(80):
-        middle = (low + high) / 2
-        if 0.5 * (1 + math.erf(middle / math.sqrt(2))) < q:
-            low = middle
-        else:
-            high = middle
-    return high
+def _moments(trials: Sequence[tuple[int, float]]) -> tuple[float, float]:
+    """The mean and the standard deviation of X as in :func:`distribution`."""
+    mean = sum(count * p for count, p in trials)
+    return mean, math.sqrt(sum(count * p * (1 - p) for count, p in trials))
 
 
 # --------------------------------------------------------------------------------------------

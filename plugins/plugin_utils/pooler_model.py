@@ -127,7 +127,7 @@ def pooler_model(
     errors[:0] = count_errors
     errors.extend(found.get("errors") or [])
     processes = [_process_sections(table, shared, inputs, version, number, errors) for number in numbers]
-    limits["capacity"] = _capacity(found, demand, limits, len(numbers), shared["pgbouncer"], errors)
+    limits["capacity"] = _capacity(found, demand, limits, len(numbers), errors)
     # A problem every process shares (a peer_id clash, say) is reported once.
     return list(dict.fromkeys(errors)), processes, limits
 
@@ -157,7 +157,6 @@ def _capacity(
     demand: list[dict[str, Any]],
     limits: Mapping[str, Any],
     processes: int,
-    pgbouncer: Mapping[str, str],
     errors: list[str],
 ) -> dict[str, Any]:
     """The capacity report of this pooler (capacity.pooler_capacity) from its pools' limits."""
@@ -167,13 +166,7 @@ def _capacity(
         (p.database, p.role): (p.pool_size, bound, _sized_by(p, bound))
         for p, bound in zip(pool_objects, worst, strict=True)
     }
-    try:
-        clients = integer(
-            pgbouncer.get("max_client_conn", role_default("pgbouncer_max_client_conn")),
-            "pgbouncer_max_client_conn",
-        )
-    except ConfigError:
-        return {}
+    clients = limits["descriptors"]["clients"]  # max_client_conn, read once by _descriptor_limit
     report, problems = capacity.pooler_capacity(found, demand, configured, processes, clients)
     errors.extend(problems)
     return report

@@ -15,6 +15,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import (
     CONTROL_CHARACTERS,
     name_problem,
@@ -97,21 +99,13 @@ def integer(value: object, where: str, low: int | None = None, high: int | None 
     return number
 
 
-TRUE_WORDS = ("true", "yes", "on", "1")
-FALSE_WORDS = ("false", "no", "off", "0")
-
-
 def flag(value: object, where: str) -> bool:
-    """A boolean as an inventory or ``-e`` delivers it: a bool, or one of TRUE_WORDS and FALSE_WORDS
-    (any case); ``-e name=false`` arrives as the string "false", which is not true."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE_WORDS:
-        return True
-    if text in FALSE_WORDS:
-        return False
-    raise ConfigError(f"{where}: must be true or false, got {value!r}")
+    """A boolean as an inventory or ``-e`` delivers it, read as Ansible reads one (``-e name=false``
+    arrives as the string "false", which is false)."""
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise ConfigError(f"{where}: must be true or false, got {value!r}") from None
 
 
 def integer_or_none(value: object, low: int | None = None, high: int | None = None) -> int | None:
