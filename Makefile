@@ -1,5 +1,5 @@
 # The two commands: `make lab` (bring up the local lab and deploy into it) and `make test`.
-.PHONY: lab lab-deploy lab-show lab-down test lint unit bench bench-deploy bench-fleet
+.PHONY: lab lab-deploy lab-show lab-down test lint unit bench bench-deploy bench-fleet soak
 
 # TOPOLOGY=per_host (the default) or central (PgBouncer, HAProxy and keepalived on two hosts).
 TOPOLOGY ?= per_host
@@ -42,3 +42,9 @@ bench-deploy:
 # re-run, check mode), and the growth per host (tests/bench/fleet.py; about an hour here).
 bench-fleet:
 	bash tests/bench/run.sh --fleet 1,5,10,20
+
+# Not part of `make test`: about 15 minutes of mixed load through a 2-process per_host pooler with a
+# rolling restart in the middle; memory and descriptors sampled and bounded (tests/bench/soak.py).
+# Deploys the benchmark's containers first and removes them after (about 25 minutes in all here).
+soak:
+	bash tests/bench/run.sh --soak

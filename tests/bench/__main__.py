@@ -8,6 +8,8 @@ python -m tests.bench --reuse --keep --watching-only
                                       only the cost of watching (exporter stopped, then scraped)
 python -m tests.bench --fleet 1,5,10,20
                                       deploy timings at fleet size (tests/bench/fleet.py)
+python -m tests.bench --soak [--minutes 15] [--reuse] [--keep]
+                                      the soak of a 2-process per_host pooler (tests/bench/soak.py)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import dataclasses
 import subprocess
 import time
 
-from tests.bench import fleet, harness
+from tests.bench import fleet, harness, soak
 
 SCENARIO, INVENTORY = "bench", "tests/bench/inventory"
 
@@ -44,6 +46,10 @@ def main() -> None:
         "--rebuild", metavar="DIRECTORY", help="rewrite a results folder's report from its raw numbers"
     )
     parser.add_argument("--fleet", metavar="SIZES", help="pooler host counts, comma-separated (1 to 20)")
+    parser.add_argument(
+        "--soak", action="store_true", help="the soak instead of the runs (tests/bench/soak.py)"
+    )
+    parser.add_argument("--minutes", type=float, default=15.0, help="the soak's length")
     args = parser.parse_args()
     if args.rebuild:
         harness.log("written: " + ", ".join(harness.rebuild_report(args.rebuild)))
@@ -56,6 +62,9 @@ def main() -> None:
         rows = fleet.fleet_timings(directory, [int(size) for size in args.fleet.split(",")])
         written = fleet.fleet_report(rows, directory, harness.machine())
         harness.log(f"== written in {time.monotonic() - started:.0f} s: " + ", ".join(written))
+        return
+    if args.soak:
+        run_soak(args, started)
         return
     suffix = f"-deploy-{args.deploy_only[0]}" if args.deploy_only else ""
     directory = harness.results_directory(args.out, suffix)
@@ -110,6 +119,40 @@ def main() -> None:
     end = text.find("\n## ", start + 5)
     harness.log(text[start : end if end != -1 else len(text)])
     harness.log(f"== written in {time.monotonic() - started:.0f} s: " + ", ".join(written))
+
+
+def run_soak(args: argparse.Namespace, started: float) -> None:
+    """Deploy the bench's hosts (unless --reuse), soak app2, write the results, remove the hosts."""
+    directory = harness.results_directory(args.out, "-soak")
+    harness.log(f"== results: {directory}")
+    try:
+        if not args.reuse:
+            harness.log("== deploy: containers, then site.yml")
+            subprocess.run(
+                ["molecule", "destroy", "-s", SCENARIO], capture_output=True, check=False, timeout=600
+            )
+            harness.timed(
+                "molecule create", ["molecule", "create", "-s", SCENARIO], f"{directory}/create.log"
+            )
+            harness.timed(
+                "site.yml", ["ansible-playbook", "-i", INVENTORY, "site.yml"], f"{directory}/deploy.log"
+            )
+        setup = harness.container_setup()
+        harness.prepare_data(setup, args.scale, ["bench"])
+        harness.log(f"== soak: {args.minutes:g} minutes through {harness.APP2}")
+        samples, rounds, cancels, restart = soak.soak(args.minutes, directory)
+        written = soak.write(directory, samples, rounds, cancels, restart, args.minutes)
+    finally:
+        if not args.keep:
+            subprocess.run(
+                ["molecule", "destroy", "-s", SCENARIO], capture_output=True, check=False, timeout=600
+            )
+    with open(f"{directory}/soak.md", encoding="utf-8") as handle:
+        text = handle.read()
+    harness.log(text)
+    harness.log(f"== written in {time.monotonic() - started:.0f} s: " + ", ".join(written))
+    if "**Held.**" not in text:
+        raise SystemExit("the soak broke a bound: see " + f"{directory}/soak.md")
 
 
 if __name__ == "__main__":

@@ -763,6 +763,8 @@ def test_the_role_template_writes_exactly_what_the_model_renders(processes):
         ("pgbouncer_unix_socket_dir", "/var/run/postgresql"),
         ("pgbouncer_dns_max_ttl", 5),
         ("pgbouncer_dns_nxdomain_ttl", 5),
+        ("pgbouncer_server_login_retry", 2),
+        ("pgbouncer_tcp_user_timeout", 10000),
     ],
 )
 def test_a_value_the_inputs_leave_out_is_the_role_default(variable, expected):
