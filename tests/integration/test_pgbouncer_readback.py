@@ -105,6 +105,8 @@ INPUTS: dict[str, Any] = {
     "pgbouncer_server_reset_query": f"SELECT '{Q}' /* {'r' * 220} */ à",
     "pgbouncer_server_lifetime": 3600.5,
     "pgbouncer_server_idle_timeout": 1234567,
+    "pgbouncer_server_login_retry": 7,
+    "pgbouncer_tcp_user_timeout": 1000,
     "pgbouncer_ignore_startup_parameters": ["extra_float_digits", "options", "search_path", "a.b_c", "_X9.y"],
     "pgbouncer_admin_users": [ADMIN, "plain_admin"],
     "pgbouncer_stats_users": [STATS],
@@ -211,7 +213,6 @@ INPUTS: dict[str, Any] = {
         "verbose": 1,
         "stats_period": 30,
         "tcp_keepcnt": 5,
-        "tcp_user_timeout": 1000,
     },
     "auth_file": f"{WORK}/main/user list 'é' #;=.txt",
 }
