@@ -94,9 +94,10 @@ for n in $(seq 1 "$1"); do
   lists=$(psql -XAt -F' ' -h "$dir" -p 6432 -U bench_stats -d pgbouncer -c 'SHOW LISTS' 2>/dev/null)
   rss=$(awk '/^VmRSS:/ {print $2}' /proc/$pid/status 2>/dev/null)
   fds=$(ls /proc/$pid/fd 2>/dev/null | wc -l)
+  # A console that did not answer (a process starting or stopping) leaves "-": the line is dropped.
   clients=$(echo "$lists" | awk '$1 == "used_clients" {print $2}')
   servers=$(echo "$lists" | awk '$1 == "used_servers" {print $2}')
-  echo "$n $pid ${rss:-0} $fds ${clients:-0} ${servers:-0}"
+  echo "$n $pid ${rss:-0} $fds ${clients:--} ${servers:--}"
 done
 """
     at = time.time()
@@ -227,6 +228,7 @@ def soak(minutes: float, directory: str) -> tuple[list[Sample], list[dict], list
     restart: dict[str, float] = {}
     middle = started + minutes * 30
     while time.time() < deadline:
+        tick = time.time()
         samples += sample(place, stats_password)
         if not restart and time.time() >= middle:
             restart["start"] = time.time()
@@ -249,12 +251,27 @@ def soak(minutes: float, directory: str) -> tuple[list[Sample], list[dict], list
             restart["rc"] = done.returncode
             with open(os.path.join(directory, "soak-rolling-restart.log"), "w", encoding="utf-8") as handle:
                 handle.write(done.stdout + done.stderr)
-        time.sleep(max(0.0, SAMPLE_EVERY - (time.time() - samples[-1].at if samples else 0)))
+        time.sleep(max(0.0, min(SAMPLE_EVERY - (time.time() - tick), deadline - time.time())))
     for thread in threads:
         thread.join()
     time.sleep(5)
     samples += sample(place, stats_password)
     return samples, rounds, cancels, restart
+
+
+def read_samples(path: str) -> list[Sample]:
+    """soak-samples.csv back into samples (to draw the plot again)."""
+    with open(path, encoding="utf-8") as handle:
+        return [
+            Sample(
+                float(row["at"]),
+                *(
+                    int(row[key])
+                    for key in ("process", "pid", "rss_kib", "descriptors", "clients", "servers")
+                ),
+            )
+            for row in csv.DictReader(handle)
+        ]
 
 
 def by_process(samples: Sequence[Sample]) -> dict[tuple[int, int], list[Sample]]:
@@ -385,18 +402,28 @@ def plot(samples: Sequence[Sample], restart: dict, directory: str) -> str:
 
     start = samples[0].at
     fig, (memory, descriptors) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
-    for (process, pid), life in by_process(samples).items():
+    for index, ((process, pid), life) in enumerate(by_process(samples).items()):
+        color = f"C{index}"
         minutes = [(s.at - start) / 60 for s in life]
         memory.plot(
-            minutes, [s.rss_kib / 1024 for s in life], marker=".", label=f"process {process}, pid {pid}"
+            minutes,
+            [s.rss_kib / 1024 for s in life],
+            marker=".",
+            color=color,
+            label=f"process {process}, pid {pid}",
         )
         descriptors.plot(
-            minutes, [s.descriptors for s in life], marker=".", label=f"open, process {process} pid {pid}"
+            minutes,
+            [s.descriptors for s in life],
+            marker=".",
+            color=color,
+            label=f"open, process {process} pid {pid}",
         )
         descriptors.plot(
             minutes,
             [s.fixed for s in life],
             linestyle="--",
+            color=color,
             label=f"not a connection, process {process} pid {pid}",
         )
     for axis in (memory, descriptors):
