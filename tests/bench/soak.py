@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from tests.bench.harness import APP2, Place, _secrets, log, machine
+from tests.bench.pgbench import Endpoint, Workload, parse_run, pgbench_argv
 
 PROCESSES = 2
 ROUND = 30
@@ -49,10 +50,18 @@ MEMORY_BOUND_KIB = 2048
 DESCRIPTOR_BOUND = 12
 LONG_SCRIPT = "/tmp/soak-long.sql"
 CANCEL_SCRIPT = "/usr/local/bin/soak-cancel"
+ENDPOINT = Endpoint("127.0.0.1", 6432, "bench", "bench")
+# Each load with its clients (one pgbench thread each).
 LOADS = {
-    "connect per transaction": ["-C", "-S", "-c", "4", "-j", "4", "-R", "80"],
-    "prepared statements": ["-S", "-M", "prepared", "-c", "6", "-j", "6", "-R", "300"],
-    "long transactions": ["-f", LONG_SCRIPT, "-c", "3", "-j", "3"],
+    "connect per transaction": (
+        Workload("soak_connect", "connect per transaction", ("-C", "-S", "-R", "80")),
+        4,
+    ),
+    "prepared statements": (
+        Workload("soak_prepared", "prepared statements", ("-S", "-M", "prepared", "-R", "300")),
+        6,
+    ),
+    "long transactions": (Workload("soak_long", "long transactions", ("-f", LONG_SCRIPT)), 3),
 }
 
 
@@ -72,7 +81,10 @@ class Sample:
         return self.descriptors - self.clients - self.servers
 
 
-def _run(place: Place, argv: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> str:
+def _run(
+    place: Place, argv: Sequence[str], timeout: float, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """(exit status, stdout and stderr together)."""
     done = subprocess.run(
         place.argv(argv, env_names=list(env or {})),
         capture_output=True,
@@ -81,7 +93,7 @@ def _run(place: Place, argv: Sequence[str], timeout: float, env: dict[str, str] 
         env={**os.environ, **(env or {})},
         check=False,
     )
-    return done.stdout + done.stderr
+    return done.returncode, done.stdout + done.stderr
 
 
 def sample(place: Place, stats_password: str) -> list[Sample]:
@@ -101,7 +113,9 @@ for n in $(seq 1 "$1"); do
 done
 """
     at = time.time()
-    output = _run(place, ["bash", "-c", script, "sample", str(PROCESSES)], 30, {"PGPASSWORD": stats_password})
+    _, output = _run(
+        place, ["bash", "-c", script, "sample", str(PROCESSES)], 30, {"PGPASSWORD": stats_password}
+    )
     samples = []
     for line in output.splitlines():
         fields = line.split()
@@ -110,57 +124,37 @@ done
     return samples
 
 
+def pgbench_round(name: str, returncode: int, output: str, started: float) -> dict:
+    """One round's record. pgbench exits non-zero when a client aborted; parse_run calls that an error."""
+    outcome = parse_run(returncode, output, 0)
+    transactions, failed = outcome.transactions or 0, outcome.failed or 0
+    return {
+        "load": name,
+        "start": round(started, 1),
+        "end": round(time.time(), 1),
+        "status": outcome.status,
+        "transactions": transactions,
+        "failed": failed,
+        "message": outcome.message,
+        "ok": outcome.status == "completed" and transactions > 0 and failed == 0,
+    }
+
+
 def _pgbench_rounds(
-    place: Place, name: str, options: Sequence[str], deadline: float, password: str, out: list
+    place: Place, name: str, workload: Workload, clients: int, deadline: float, password: str, out: list
 ) -> None:
     while time.time() + 5 < deadline:
         seconds = int(min(ROUND, deadline - time.time()))
-        argv = [
-            "pgbench",
-            "-n",
-            *options,
-            "-T",
-            str(seconds),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "6432",
-            "-U",
-            "bench",
-            "bench",
-        ]
+        argv = pgbench_argv(workload, ENDPOINT, clients, seconds, threads=clients)
         started = time.time()
-        text = _run(place, argv, seconds + 120, {"PGPASSWORD": password})
-        processed = _number(text, "number of transactions actually processed: ")
-        failed = _number(text, "number of failed transactions: ")
-        aborted = text.count("aborted")
-        out.append(
-            {
-                "load": name,
-                "start": round(started, 1),
-                "end": round(time.time(), 1),
-                "transactions": processed,
-                "failed": failed,
-                "aborted": aborted,
-                "ok": processed > 0 and failed == 0 and aborted == 0,
-                "errors": [line for line in text.splitlines() if "error" in line.lower() or "abort" in line][
-                    :3
-                ],
-            }
-        )
-
-
-def _number(text: str, prefix: str) -> int:
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return int(line[len(prefix) :].split()[0])
-    return 0
+        returncode, output = _run(place, argv, seconds + 120, {"PGPASSWORD": password})
+        out.append(pgbench_round(name, returncode, output, started))
 
 
 def _cancels(place: Place, deadline: float, password: str, out: list) -> None:
     while time.time() + 25 < deadline:
         started = time.time()
-        text = _run(
+        _, text = _run(
             place,
             [
                 CANCEL_SCRIPT,
@@ -220,8 +214,10 @@ def soak(minutes: float, directory: str) -> tuple[list[Sample], list[dict], list
     rounds: list[dict] = []
     cancels: list[dict] = []
     threads = [
-        threading.Thread(target=_pgbench_rounds, args=(place, name, options, deadline, password, rounds))
-        for name, options in LOADS.items()
+        threading.Thread(
+            target=_pgbench_rounds, args=(place, name, workload, clients, deadline, password, rounds)
+        )
+        for name, (workload, clients) in LOADS.items()
     ] + [threading.Thread(target=_cancels, args=(place, deadline, password, cancels))]
     for thread in threads:
         thread.start()
@@ -274,6 +270,11 @@ def read_samples(path: str) -> list[Sample]:
         ]
 
 
+def settled(life: Sequence[Sample]) -> list[Sample]:
+    """A process life's samples from WARMUP seconds into it."""
+    return [s for s in life if s.at - life[0].at >= WARMUP]
+
+
 def by_process(samples: Sequence[Sample]) -> dict[tuple[int, int], list[Sample]]:
     lives: dict[tuple[int, int], list[Sample]] = {}
     for item in samples:
@@ -287,7 +288,7 @@ def verdicts(
 ) -> list[str]:
     """What broke a bound, in words; empty when the soak held."""
     problems = [
-        f"{r['load']} round at {r['start']}: {r['failed']} failed, {r['aborted']} aborted {r['errors']}"
+        f"{r['load']} round at {r['start']}: {r['status']}, {r['failed']} failed {r['message']}"
         for r in rounds
         if not r["ok"]
     ]
@@ -295,10 +296,10 @@ def verdicts(
     if restart.get("rc") != 0:
         problems.append(f"the rolling restart failed (rc {restart.get('rc')})")
     for (process, pid), life in by_process(samples).items():
-        settled = [s for s in life if s.at - life[0].at >= WARMUP]
-        if len(settled) >= 2 and settled[-1].rss_kib - settled[0].rss_kib > MEMORY_BOUND_KIB:
+        warm = settled(life)
+        if len(warm) >= 2 and warm[-1].rss_kib - warm[0].rss_kib > MEMORY_BOUND_KIB:
             problems.append(
-                f"process {process} (pid {pid}): VmRSS {settled[0].rss_kib} -> {settled[-1].rss_kib} KiB"
+                f"process {process} (pid {pid}): VmRSS {warm[0].rss_kib} -> {warm[-1].rss_kib} KiB"
             )
         fixed = [s.fixed for s in life]
         if max(fixed) - min(fixed) > DESCRIPTOR_BOUND:
@@ -358,14 +359,14 @@ def markdown(
         f"the rolling restart from {(restart.get('start', start) - start) / 60:.1f} to "
         f"{(restart.get('end', start) - start) / 60:.1f} min (rc {restart.get('rc')}).",
         "",
-        "| load | rounds | transactions | failed | aborted clients |",
+        "| load | rounds | transactions | failed | rounds not completed (a client aborted) |",
         "|---|---|---|---|---|",
     ]
     for name in LOADS:
         mine = [r for r in rounds if r["load"] == name]
         lines.append(
             f"| {name} | {len(mine)} | {sum(r['transactions'] for r in mine):,} | "
-            f"{sum(r['failed'] for r in mine)} | {sum(r['aborted'] for r in mine)} |"
+            f"{sum(r['failed'] for r in mine)} | {sum(1 for r in mine if r['status'] != 'completed')} |"
         )
     lines.append(
         f"| cancels | {len(cancels)} | {4 * len(cancels)} queries | {sum(1 for c in cancels if not cancels_ok(c))} rounds not all cancelled within 2 s | |"
@@ -376,9 +377,9 @@ def markdown(
         "|---|---|---|---|---|---|",
     ]
     for (process, pid), life in by_process(samples).items():
-        settled = [s for s in life if s.at - life[0].at >= WARMUP] or life
+        warm = settled(life) or life
         lines.append(
-            f"| {process} | {pid} | {len(life)} | {life[0].rss_kib}, {settled[0].rss_kib}, {life[-1].rss_kib}, "
+            f"| {process} | {pid} | {len(life)} | {life[0].rss_kib}, {warm[0].rss_kib}, {life[-1].rss_kib}, "
             f"{max(s.rss_kib for s in life)} | {min(s.descriptors for s in life)}, {max(s.descriptors for s in life)} | "
             f"{min(s.fixed for s in life)}, {max(s.fixed for s in life)} |"
         )

@@ -10,9 +10,10 @@ from tests.bench.soak import Sample
 ROUND = {
     "load": "prepared statements",
     "start": 0.0,
+    "status": "completed",
     "transactions": 900,
     "failed": 0,
-    "aborted": 0,
+    "message": "",
     "ok": True,
 }
 CANCELLED = [{"seconds": 0.05, "cancelled": True, "returncode": 1, "error": ""}] * 4
@@ -46,8 +47,11 @@ def test_a_steady_soak_holds():
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"rounds": [{**ROUND, "failed": 2, "ok": False, "errors": ["x"]}]}, "2 failed"),
-        ({"rounds": [{**ROUND, "aborted": 1, "ok": False, "errors": ["x"]}]}, "1 aborted"),
+        ({"rounds": [{**ROUND, "failed": 2, "ok": False}]}, "2 failed"),
+        (
+            {"rounds": [{**ROUND, "status": "error", "ok": False, "message": "Run was aborted"}]},
+            "error, 0 failed Run",
+        ),
         ({"cancels": [{"start": 0.0, "result": CANCELLED[:3]}]}, "cancels at"),
         ({"cancels": [{"start": 0.0, "result": [{**CANCELLED[0], "seconds": 3.0}] * 4}]}, "cancels at"),
         ({"cancels": [{"start": 0.0, "result": [{**CANCELLED[0], "cancelled": False}] * 4}]}, "cancels at"),
@@ -98,3 +102,38 @@ def test_a_restarted_process_is_judged_on_its_own_life():
     before = life(1, 10, 0.0, [9000] * 3, [0] * 3)
     after = life(1, 12, 180.0, [3000, 3100, 3200], [0] * 3)
     assert run(before + after + steady(2, 11, 0.0)) == []
+
+
+SUMMARY = """progress: 1.0 s, 80.0 tps, lat 2.1 ms stddev 0.4, 0 failed
+number of transactions actually processed: 2400
+number of failed transactions: {failed} (0.000%)
+latency average = 2.1 ms
+tps = 80.0 (without initial connection time)
+"""
+ABORTED = """progress: 1.0 s, 80.0 tps, lat 2.1 ms stddev 0.4, 0 failed
+pgbench: error: client 2 aborted in command 1 (SQL) of script 0; perhaps the backend died while processing
+number of transactions actually processed: 1200
+pgbench: error: Run was aborted; the above results are incomplete.
+"""
+
+
+@pytest.mark.parametrize(
+    ("returncode", "output", "ok", "status", "transactions", "failed"),
+    [
+        (0, SUMMARY.format(failed=0), True, "completed", 2400, 0),
+        (0, SUMMARY.format(failed=3), False, "completed", 2400, 3),
+        # pgbench exits 2 when a client aborted, whatever it counted.
+        (2, ABORTED, False, "error", 0, 0),
+        (0, "", False, "error", 0, 0),
+    ],
+)
+def test_a_round_is_ok_only_when_pgbench_completed_without_a_failure(
+    returncode, output, ok, status, transactions, failed
+):
+    record = soak.pgbench_round("connect per transaction", returncode, output, 0.0)
+    assert (record["ok"], record["status"], record["transactions"], record["failed"]) == (
+        ok,
+        status,
+        transactions,
+        failed,
+    )
