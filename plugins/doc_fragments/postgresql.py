@@ -43,6 +43,4 @@ options:
     description: CA bundle that signed the server's certificate (the provider's, for a managed server).
     type: str
     default: ""
-requirements:
-  - psycopg2 (Debian's python3-psycopg2) or psycopg 3 on the host that runs the module
 """

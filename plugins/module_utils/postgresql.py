@@ -38,6 +38,11 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.names import (
     setting_text as _setting_text,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pg_wire import (
+    ReadOnlySession,
+    Server,
+    WireError,
+)
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -67,6 +72,8 @@ NO_DRIVER = "neither psycopg2 nor psycopg (3) is installed: install python3-psyc
 # default ACL of an object that does not exist yet.
 BOOTSTRAP_SUPERUSER_OID = 10
 PG16 = 160000
+# Where Debian's libpq looks for the server's socket when no host is given.
+DEFAULT_SOCKET_DIRECTORY = "/var/run/postgresql"
 # libpq's sslmode values; "" leaves libpq's default (prefer).
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -549,6 +556,42 @@ def connect(params: Mapping[str, Any], database: str | None = None) -> Connectio
         if params.get(f"login_{option}"):
             kwargs[option] = params[f"login_{option}"]
     return _driver.connect(**kwargs)
+
+
+def read_only_session(params: Mapping[str, Any]) -> ReadOnlySession:
+    """A session for the read-only modules, from the same login options, spoken with the standard
+    library: it works before any driver is installed (the first play). login_host wins over
+    login_unix_socket; with neither, Debian's socket directory. An empty sslmode is libpq's prefer
+    (allow is taken as prefer too)."""
+    host = params.get("login_host") or params.get("login_unix_socket") or DEFAULT_SOCKET_DIRECTORY
+    sslmode = params.get("login_sslmode") or "prefer"
+    server = Server(
+        host,
+        params.get("login_port", 5432),
+        params.get("login_db", "postgres"),
+        sslmode="prefer" if sslmode == "allow" else sslmode,
+        sslrootcert=params.get("login_sslrootcert") or "",
+    )
+    return ReadOnlySession(server, params.get("login_user", "postgres"), params.get("login_password") or "")
+
+
+def run_read_only_module(module: AnsibleModule, logic: Callable[..., Outcome]) -> None:
+    """Like :func:`run_module`, through :func:`read_only_session`: the server refuses any change."""
+    try:
+        session = read_only_session(module.params)
+    except WireError as exc:
+        module.fail_json(
+            msg=f"cannot connect to PostgreSQL database {module.params.get('login_db')!r}: {exc}"
+        )
+    try:
+        outcome = logic(session, module.params, check_mode=module.check_mode)
+    except ModuleError as exc:
+        module.fail_json(msg=str(exc))
+    except WireError as exc:
+        module.fail_json(msg=f"PostgreSQL refused: {exc}")
+    finally:
+        session.close()
+    exit_with(module, outcome)
 
 
 def call_logic(module: AnsibleModule, logic: Callable[..., Any], *, database: str | None = None) -> Any:

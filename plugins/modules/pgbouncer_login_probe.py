@@ -97,13 +97,13 @@ from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pg_wire import (  # noqa: E402
+    Server,
+    WireError,
+    session_user,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgresql import (  # noqa: E402
     ModuleError,
-)
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram_login import (  # noqa: E402
-    LoginError,
-    Server,
-    session_user,
 )
 
 
@@ -123,7 +123,7 @@ def probe_logins(params: Mapping[str, Any]) -> list[dict[str, str]]:
         where = f"logins[{index}] ({login['user']!r} to {login['database']!r} through {endpoint})"
         try:
             current = session_user(server, login["user"], login["password"])
-        except LoginError as exc:
+        except WireError as exc:
             failures.append(f"{where}: {exc}")
             continue
         if current is None:

@@ -67,6 +67,8 @@ notes:
   - In check mode a missing owner or grantee is a warning, not an error, since the login roles
     module creates them earlier in the same play.
   - A grant on the auth database is refused; the auth database admits the auth user only.
+requirements:
+  - psycopg2 (Debian's python3-psycopg2) or psycopg 3 on the host that runs the module
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - pgbouncer_toolkit.pgbouncer.postgresql

@@ -13,6 +13,12 @@ description:
   - Also reads where pg_hba.conf is and the errors PostgreSQL finds in it as it is on disk now
     (C(pg_hba_file_rules)), so a new file can be checked before PostgreSQL is told to reload it.
   - Reading C(pg_authid) needs a superuser. Give the task C(no_log) since verifiers are secrets.
+  - Needs no PostgreSQL driver on the host; it speaks the protocol with Python's standard library,
+    so it runs before anything is installed (the first play). Its reads run in one C(READ ONLY)
+    transaction, so the server itself refuses any change. It logs in with no password where none
+    is asked (peer, trust), with SCRAM-SHA-256 or md5, and sends a password in clear only over TLS
+    that verified the server. An empty I(login_host) and I(login_unix_socket) mean
+    C(/var/run/postgresql); I(login_sslmode=allow) is taken as C(prefer).
 version_added: "0.1.0"
 author: pgbouncer-toolkit developers (@pgbouncer-toolkit)
 options:
@@ -120,7 +126,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgr
     check_role_name,
     connection_argument_spec,
     fetch_all,
-    run_module,
+    run_read_only_module,
 )
 
 # current_setting(..., true) is NULL for a setting this server does not have (reserved_connections
@@ -158,7 +164,7 @@ _SETTING_NAMES = (
 
 
 def read_facts(conn: Connection, params: Mapping[str, Any], *, check_mode: bool = False) -> Outcome:
-    """Return (False, [], facts); reads in a transaction that is rolled back."""
+    """Return (False, [], facts); reads in a read-only transaction that is rolled back."""
     roles = [check_role_name(name, f"roles[{index}]") for index, name in enumerate(params.get("roles") or [])]
     try:
         with conn.cursor() as cursor:
@@ -189,7 +195,7 @@ def argument_spec() -> dict[str, Any]:
 def main() -> None:
     """Entry point for Ansible."""
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_module(module, read_facts)
+    run_read_only_module(module, read_facts)
 
 
 if __name__ == "__main__":

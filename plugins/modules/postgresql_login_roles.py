@@ -110,6 +110,8 @@ notes:
   - The auth user gets C(VALID UNTIL 'infinity') since PostgreSQL has no statement that sets it back
     to NULL, and both mean no expiry. A stored NULL is accepted as no expiry too.
   - On PostgreSQL 16 and later a membership granted by another role is revoked C(GRANTED BY) that role.
+requirements:
+  - psycopg2 (Debian's python3-psycopg2) or psycopg 3 on the host that runs the module
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - pgbouncer_toolkit.pgbouncer.postgresql

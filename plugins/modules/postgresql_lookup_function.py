@@ -64,6 +64,8 @@ notes:
   - In check mode a missing auth I(database), auth user, owner or group is a warning, since an
     earlier task of the same play creates it; a missing database is reported as a change with no
     statements, since there is no catalog to plan against.
+requirements:
+  - psycopg2 (Debian's python3-psycopg2) or psycopg 3 on the host that runs the module
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - pgbouncer_toolkit.pgbouncer.postgresql

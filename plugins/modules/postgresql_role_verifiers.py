@@ -91,16 +91,16 @@ from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pg_wire import (  # noqa: E402
+    SSLMODES,
+    Server,
+    WireError,
+    server_verifier,
+)
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgresql import (  # noqa: E402
     ModuleError,
     check_role_name,
     refuse_duplicates,
-)
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram_login import (  # noqa: E402
-    SSLMODES,
-    LoginError,
-    Server,
-    server_verifier,
 )
 
 
@@ -120,7 +120,7 @@ def read_verifiers(params: Mapping[str, Any]) -> dict[str, str | None]:
     for name, role in zip(names, roles, strict=True):
         try:
             verifiers[name] = server_verifier(server, name, role["password"])
-        except LoginError as exc:
+        except WireError as exc:
             raise ModuleError(
                 f"cannot read the SCRAM verifier of role {name!r} by logging in as it: {exc}"
             ) from None

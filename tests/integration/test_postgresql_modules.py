@@ -24,11 +24,13 @@ import yaml
 from psycopg import sql
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter.scram import scram_sha256_verifier
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pg_wire import WireError
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgresql import (
     MASK,
     ModuleError,
     check_name,
     check_role_name,
+    read_only_session,
 )
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.modules.postgresql_databases import (
     ensure_databases,
@@ -230,8 +232,9 @@ def pg(postgresql_server) -> Iterator[Cluster]:
 
 
 def run_facts(cluster: Cluster, **params: Any) -> tuple[bool, list[str], dict]:
-    with cluster.connect() as conn:
-        return read_facts(conn, {**cluster.login, **params})
+    # The module's own session (the standard library's protocol), as on the host.
+    with read_only_session({**cluster.login, **params}) as session:
+        return read_facts(session, {**cluster.login, **params})
 
 
 def run_login_roles(
@@ -1094,6 +1097,32 @@ def test_facts(pg):
         int(pg.value("SHOW reserved_connections")) if facts["server_version_num"] >= 160000 else 0
     )
     assert facts["reserved_connections"] == expected_reserved
+
+
+def test_facts_find_every_hostile_role_name_bound_as_an_array(pg):
+    run_login_roles(pg, **role_params(APP_ROLES))
+    facts = run_facts(pg, roles=[*APP_ROLES, "absent", 'absent"}', "back\\slash"])[2]
+    assert sorted(facts["existing_roles"]) == sorted(APP_ROLES)
+    assert facts["verifiers"] == {name: verifier(name) for name in APP_ROLES}
+
+
+def test_facts_read_over_tcp_with_scram_in_a_read_only_transaction(pg):
+    """The first play's session logs in as a password role over TCP (SCRAM, the server's signature
+    checked) and the server refuses it any change; a wrong password is named."""
+    run_login_roles(pg, **role_params())
+    pg.run(ident("ALTER ROLE {} SUPERUSER", "App-Role"))
+    tcp = {"login_host": pg.host, "login_port": pg.port, "login_user": "App-Role", "login_sslmode": "disable"}
+    facts = run_facts(pg, **tcp, login_password=password("App-Role"), roles=["App-Role"])[2]
+    assert facts["existing_roles"] == ["App-Role"]
+    assert facts["verifiers"] == {"App-Role": verifier("App-Role")}
+    with (
+        read_only_session({**tcp, "login_password": password("App-Role")}) as session,
+        pytest.raises(WireError, match="read-only transaction"),
+    ):
+        session.execute("CREATE ROLE written_by_a_read")
+    assert "written_by_a_read" not in pg.role_names()
+    with pytest.raises(WireError, match="refused the password of 'App-Role'"):
+        read_only_session({**tcp, "login_password": "wrong"})
 
 
 def test_facts_report_pg_hba_as_it_is_on_disk(pg):

@@ -11,13 +11,13 @@ import pytest
 from psycopg import sql
 
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter.scram import scram_sha256_verifier
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgresql import ModuleError
-from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.scram_login import (
-    LoginError,
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pg_wire import (
     Server,
+    WireError,
     server_verifier,
     session_user,
 )
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgresql import ModuleError
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.modules.pgbouncer_login_probe import probe_logins
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.modules.postgresql_role_verifiers import (
     read_verifiers,
@@ -78,12 +78,12 @@ def test_a_refused_password_reads_as_none(server, role, password):
 
 def test_tls_is_refused_by_a_server_without_it(server):
     target = Server(server[0].host, server[0].port, "postgres", sslmode="require")
-    with pytest.raises(LoginError, match="does not offer TLS"):
+    with pytest.raises(WireError, match="does not offer TLS"):
         server_verifier(target, ROLE, PASSWORD)
 
 
 def test_an_unreachable_server_is_an_error(server):
-    with pytest.raises(LoginError, match="cannot reach"):
+    with pytest.raises(WireError, match="cannot reach"):
         server_verifier(Server("127.0.0.1", 1, "postgres", sslmode="disable", timeout=2), ROLE, PASSWORD)
 
 

@@ -735,14 +735,16 @@ def test_bad_input_fails_before_any_host_changes(tmp_path, overrides, message):
     assert_failed_in_first_play(run_site(tmp_path, overrides), message)
 
 
-def test_a_complete_managed_inventory_passes_the_first_play(tmp_path):
-    """Every check passes without an auth password; the PostgreSQL side then logs in over TCP (to a
-    closed loopback port here) and neither reads pg_hba.conf nor pg_authid."""
+def test_a_complete_managed_inventory_passes_the_input_checks(tmp_path):
+    """Every input check passes without an auth password; the first play then reads the server over
+    TCP (a closed loopback port here), and that read's failure stops the run before the second."""
     result = run_site(tmp_path, MANAGED)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "PLAY [Build the PostgreSQL side" in output, output
-    assert "Connection refused" in output or "connection refused" in output.lower(), output
+    assert "Read the server's limits, the roles that exist" in output, output
+    assert "cannot connect to PostgreSQL database 'postgres': cannot reach 127.0.0.1:" in output, output
+    assert "Connection refused" in output, output
+    assert "PLAY [Build the PostgreSQL side" not in output, output
     for secret in SECRETS[1:]:
         assert secret not in output, f"a password reached the output: {secret}"
 
