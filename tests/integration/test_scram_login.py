@@ -1,4 +1,4 @@
-"""Reading a role's verifier back by logging in as it (module_utils/scram_login), against the session's
+"""Reading a role's verifier back by logging in as it (module_utils/pg_wire), against the session's
 throwaway PostgreSQL, which asks TCP clients for SCRAM: the verifier comes back byte for byte when
 the password is the role's, and as None when the server refuses it."""
 
