@@ -92,16 +92,8 @@ def session_user(server: Server, role: str, password: str) -> str | None:
                 return None
             _until_ready(conn)
             _send(conn, b"Q", b"SELECT current_user\0")
-            values: list[str | None] = []
-            while True:
-                kind, body = _receive(conn)
-                if kind == b"D":
-                    values += _data_row(body)
-                elif kind == b"E":
-                    raise WireError(f"the session failed: {_error_fields(body).get('M', 'no message')}")
-                elif kind == b"Z":
-                    break
-            if len(values) != 1 or values[0] is None:
+            values = [value for row in _results(conn, "the session") for value in row]
+            if len(values) != 1 or not isinstance(values[0], str):
                 raise WireError(f"SELECT current_user returned {values!r}")
             return values[0]
         finally:
@@ -164,7 +156,7 @@ class ReadOnlySession:
 
     def _authenticate(self, user: str, password: str, *, verified: bool) -> None:
         code, body = _authentication(self._conn)
-        if code == AUTH_SASL and b"SCRAM-SHA-256" in body.split(b"\0"):
+        if code == AUTH_SASL and _offers_scram(body):
             code = AUTH_OK if _scram(self._conn, password) is not None else None
         elif code == AUTH_MD5:
             inner = hashlib.md5((password + user).encode("utf-8"), usedforsecurity=False).hexdigest()
@@ -200,14 +192,17 @@ class ReadOnlySession:
             self._in_transaction = True
         bind = b"\0\0" + struct.pack("!hh", 0, len(values))
         for value in values:
-            encoded = b"" if value is None else value.encode("utf-8")
-            bind += struct.pack("!i", -1) if value is None else struct.pack("!i", len(encoded)) + encoded
+            if value is None:
+                bind += struct.pack("!i", -1)
+            else:
+                encoded = value.encode("utf-8")
+                bind += struct.pack("!i", len(encoded)) + encoded
         _send(self._conn, b"P", b"\0" + text.encode("utf-8") + b"\0" + struct.pack("!h", 0))
         _send(self._conn, b"B", bind + struct.pack("!h", 0))
         _send(self._conn, b"D", b"P\0")
         _send(self._conn, b"E", b"\0" + struct.pack("!i", 0))
         _send(self._conn, b"S", b"")
-        self._rows = self._results("the query")
+        self._rows = _results(self._conn, "the query")
 
     def fetchone(self) -> tuple[object, ...] | None:
         return self._rows.pop(0) if self._rows else None
@@ -228,28 +223,30 @@ class ReadOnlySession:
 
     def _simple(self, query: str) -> None:
         _send(self._conn, b"Q", query.encode("utf-8") + b"\0")
-        self._results(query)
+        _results(self._conn, query)
 
-    def _results(self, what: str) -> list[tuple[object, ...]]:
-        """The rows up to ReadyForQuery; an error the server sent on the way is raised there."""
-        types: list[int] = []
-        rows: list[tuple[object, ...]] = []
-        error: dict[str, str] = {}
-        while True:
-            kind, body = _receive(self._conn)
-            if kind == b"T":
-                types = _row_types(body)
-            elif kind == b"D":
-                rows.append(
-                    tuple(_typed(value, oid) for value, oid in zip(_data_row(body), types, strict=True))
-                )
-            elif kind == b"E":
-                error = _error_fields(body)
-            elif kind == b"Z":
+
+def _results(conn: socket.socket, what: str) -> list[tuple[object, ...]]:
+    """A query's rows, read up to ReadyForQuery; an error the server sent is raised there, so the
+    session is ready for the next query. A FATAL one is raised at once: the server closes next."""
+    types: list[int] = []
+    rows: list[tuple[object, ...]] = []
+    error: dict[str, str] = {}
+    while True:
+        kind, body = _receive(conn)
+        if kind == b"T":
+            types = _row_types(body)
+        elif kind == b"D":
+            rows.append(tuple(_typed(value, oid) for value, oid in zip(_data_row(body), types, strict=True)))
+        elif kind == b"E":
+            error = _error_fields(body)
+            if error.get("V", error.get("S")) in ("FATAL", "PANIC"):
                 break
-        if error:
-            raise WireError(f"{what} failed: {error.get('M', 'no message')}")
-        return rows
+        elif kind == b"Z":
+            break
+    if error:
+        raise WireError(f"{what} failed: {error.get('M', 'no message')}")
+    return rows
 
 
 def numbered_placeholders(query: str, count: int) -> str:
@@ -371,7 +368,7 @@ def _connect(server: Server) -> socket.socket:
         cafile=server.sslrootcert if server.sslrootcert not in ("", "system") else None
     )
     context.check_hostname = server.sslmode == "verify-full"
-    if server.sslmode not in ("verify-ca", "verify-full"):
+    if server.sslmode not in VERIFIED_SSLMODES:
         context.verify_mode = ssl.CERT_NONE
     try:
         return context.wrap_socket(raw, server_hostname=server.host)
@@ -392,7 +389,7 @@ def _login(
     the server lets the role in without a password and ``scram_only`` is false."""
     _startup(conn, {"user": role, "database": database, "application_name": "pgbouncer_toolkit"})
     code, body = _authentication(conn)
-    if code in (AUTH_MD5, AUTH_CLEARTEXT) or (code == AUTH_SASL and b"SCRAM-SHA-256\0" not in body):
+    if code in (AUTH_MD5, AUTH_CLEARTEXT) or (code == AUTH_SASL and not _offers_scram(body)):
         # md5 is asked for when the role has an md5 hash, or does not exist under an md5 line.
         # Neither answer is given: the toolkit never sends a password in clear.
         if code == AUTH_CLEARTEXT:
@@ -449,6 +446,11 @@ def _scram(conn: socket.socket, password: str) -> tuple[bytes, int, bytes, bytes
     if code != AUTH_OK:
         raise WireError("no AuthenticationOk after a valid server signature")
     return salt, iterations, stored_key, server_key(salted)
+
+
+def _offers_scram(mechanisms: bytes) -> bool:
+    """Whether an AuthenticationSASL message's list of mechanisms holds SCRAM-SHA-256."""
+    return b"SCRAM-SHA-256" in mechanisms.split(b"\0")
 
 
 def _attributes(message: bytes) -> dict[str, str]:

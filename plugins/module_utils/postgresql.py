@@ -562,53 +562,45 @@ def read_only_session(params: Mapping[str, Any]) -> ReadOnlySession:
     """A session for the read-only modules, from the same login options, spoken with the standard
     library: it works before any driver is installed (the first play). login_host wins over
     login_unix_socket; with neither, Debian's socket directory. An empty sslmode is libpq's prefer
-    (allow is taken as prefer too)."""
+    (the wire protocol takes allow as prefer too: TLS when the server offers it)."""
     host = params.get("login_host") or params.get("login_unix_socket") or DEFAULT_SOCKET_DIRECTORY
-    sslmode = params.get("login_sslmode") or "prefer"
     server = Server(
         host,
         params.get("login_port", 5432),
         params.get("login_db", "postgres"),
-        sslmode="prefer" if sslmode == "allow" else sslmode,
+        sslmode=params.get("login_sslmode") or "prefer",
         sslrootcert=params.get("login_sslrootcert") or "",
     )
     return ReadOnlySession(server, params.get("login_user", "postgres"), params.get("login_password") or "")
 
 
-def run_read_only_module(module: AnsibleModule, logic: Callable[..., Outcome]) -> None:
-    """Like :func:`run_module`, through :func:`read_only_session`: the server refuses any change."""
-    try:
-        session = read_only_session(module.params)
-    except WireError as exc:
-        module.fail_json(
-            msg=f"cannot connect to PostgreSQL database {module.params.get('login_db')!r}: {exc}"
-        )
-    try:
-        outcome = logic(session, module.params, check_mode=module.check_mode)
-    except ModuleError as exc:
-        module.fail_json(msg=str(exc))
-    except WireError as exc:
-        module.fail_json(msg=f"PostgreSQL refused: {exc}")
-    finally:
-        session.close()
-    exit_with(module, outcome)
+def call_logic(
+    module: AnsibleModule, logic: Callable[..., Any], *, database: str | None = None, read_only: bool = False
+) -> Any:
+    """Connect, return ``logic(conn, module.params, check_mode=...)``; fail_json on any error.
 
-
-def call_logic(module: AnsibleModule, logic: Callable[..., Any], *, database: str | None = None) -> Any:
-    """Connect, return ``logic(conn, module.params, check_mode=...)``; fail_json on any error."""
-    if _driver is None:
-        module.fail_json(msg=NO_DRIVER)
+    ``read_only``: through :func:`read_only_session` (no driver needed; the server refuses any
+    change) instead of the driver's connection.
+    """
+    if read_only:
+        errors: tuple[type[Exception], ...] = (WireError,)
+        refused = "PostgreSQL refused: {}"
+    else:
+        if _driver is None:
+            module.fail_json(msg=NO_DRIVER)
+        errors = (_driver.Error,)
+        refused = "PostgreSQL refused: {} (its transaction was rolled back)"
     target = database if database is not None else module.params.get("login_db")
     try:
-        conn = connect(module.params, database)
-    except _driver.Error as exc:
+        conn = read_only_session(module.params) if read_only else connect(module.params, database)
+    except errors as exc:
         module.fail_json(msg=f"cannot connect to PostgreSQL database {target!r}: {str(exc).strip()}")
     try:
         return logic(conn, module.params, check_mode=module.check_mode)
     except ModuleError as exc:
         module.fail_json(msg=str(exc))
-    except _driver.Error as exc:
-        module.fail_json(msg=f"PostgreSQL refused: {str(exc).strip()} (its transaction was rolled back)")
+    except errors as exc:
+        module.fail_json(msg=refused.format(str(exc).strip()))
     finally:
         conn.close()
 
@@ -621,6 +613,12 @@ def exit_with(module: AnsibleModule, outcome: Outcome) -> None:
     module.exit_json(changed=changed, queries=queries, **extra)
 
 
-def run_module(module: AnsibleModule, logic: Callable[..., Outcome], *, database: str | None = None) -> None:
+def run_module(
+    module: AnsibleModule,
+    logic: Callable[..., Outcome],
+    *,
+    database: str | None = None,
+    read_only: bool = False,
+) -> None:
     """Connect, run ``logic(conn, module.params, check_mode=...)``, and exit with its outcome."""
-    exit_with(module, call_logic(module, logic, database=database))
+    exit_with(module, call_logic(module, logic, database=database, read_only=read_only))

@@ -126,7 +126,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.postgr
     check_role_name,
     connection_argument_spec,
     fetch_all,
-    run_read_only_module,
+    run_module,
 )
 
 # current_setting(..., true) is NULL for a setting this server does not have (reserved_connections
@@ -195,7 +195,7 @@ def argument_spec() -> dict[str, Any]:
 def main() -> None:
     """Entry point for Ansible."""
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_read_only_module(module, read_facts)
+    run_module(module, read_facts, read_only=True)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.module_utils.pg_wir
     numbered_placeholders,
     parameter_text,
     server_verifier,
+    session_user,
 )
 
 PASSWORD = "stand-in-pass"
@@ -58,6 +59,12 @@ def _serve(behaviour: str, listener: socket.socket, received: list[bytes]) -> No
             conn.settimeout(5)
             received += iter(lambda: conn.recv(4096), b"")  # all the client sends until it closes
             return
+        if behaviour == "fatal after the query":
+            conn.sendall(_auth(0) + _message(b"Z", b"I"))
+            _read_message(conn)  # the query
+            fatal = b"SFATAL\0VFATAL\0C08P01\0Mserver login has been failing\0\0"
+            conn.sendall(_message(b"E", fatal))
+            return  # and closes, as PgBouncer does after a FATAL
         if behaviour == "md5":
             conn.sendall(_auth(5, MD5_SALT))
             received.append(_read_message(conn))
@@ -112,6 +119,12 @@ def test_a_server_that_follows_the_protocol_gives_its_verifier(stand_in):
 def test_a_server_that_cannot_prove_the_verifier_is_refused(stand_in, message):
     with pytest.raises(WireError, match=message):
         server_verifier(stand_in[0], "app", PASSWORD)
+
+
+@pytest.mark.parametrize("stand_in", ["fatal after the query"], indirect=True)
+def test_a_fatal_error_is_named_though_the_server_closes_before_it_is_ready(stand_in):
+    with pytest.raises(WireError, match="the session failed: server login has been failing"):
+        session_user(stand_in[0], "app", PASSWORD)
 
 
 # ---------------------------------------------------------------------------------------------
