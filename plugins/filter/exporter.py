@@ -3,7 +3,7 @@ PostgreSQL exporter (plugin_utils/postgres_exporter)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -16,26 +16,35 @@ from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.addres
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils.value_checks import integer
 
 
-def exporter_environment(
-    process: object,
-    process_settings: Mapping[str, Any],
+def exporter_environment_files(
+    processes: Sequence[object],
+    model_processes: Sequence[Mapping[str, Any]],
+    directory: str,
     pooler_port: object,
     address: object,
     exporter_port: object,
     user: str,
     password: str,
-) -> str:
-    """The environment file of the exporter of process ``process`` (its settings: ``process_settings``)."""
-    try:
-        return pgbouncer_exporter.environment_file(
-            str(process_settings["unix_socket_dir"]),
-            integer(pooler_port, "pgbouncer_listen_port"),
-            str(user),
-            str(password),
-            pgbouncer_exporter.listen_address(address, exporter_port, integer(process, "process number")),
-        )
-    except (KeyError, ValueError, AddressError) as exc:
-        raise AnsibleFilterError(f"pgbouncer_exporter_user: {exc}") from None
+) -> list[dict[str, str]]:
+    """The environment file of each exporter in ``processes`` (process numbers; each one's settings
+    are ``model_processes[number - 1]``) as text_files entries: ``directory``/<number>.env, root-only."""
+    files = []
+    for process in processes:
+        try:
+            number = integer(process, "process number")
+            if not 1 <= number <= len(model_processes):
+                raise ValueError(f"process {number} is not one of the {len(model_processes)} processes")
+            content = pgbouncer_exporter.environment_file(
+                str(model_processes[number - 1]["sections"]["pgbouncer"]["unix_socket_dir"]),
+                integer(pooler_port, "pgbouncer_listen_port"),
+                str(user),
+                str(password),
+                pgbouncer_exporter.listen_address(address, exporter_port, number),
+            )
+        except (KeyError, ValueError, AddressError) as exc:
+            raise AnsibleFilterError(f"pgbouncer_exporter_user: {exc}") from None
+        files.append({"path": f"{directory}/{number}.env", "content": content, "mode": "0600"})
+    return files
 
 
 def exporter_web_config(
@@ -59,7 +68,7 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         return {
-            "exporter_environment": exporter_environment,
+            "exporter_environment_files": exporter_environment_files,
             "exporter_errors": pgbouncer_exporter.exporter_errors,
             "exporter_network_facing": exporter_network_facing,
             "exporter_scrape_targets": pgbouncer_exporter.scrape_targets,

@@ -147,6 +147,7 @@ class FilterModule:
     def filters(self) -> dict[str, object]:
         return {
             "advisory_verdict": advisory_verdict,
+            "apt_installed": apt_policy.installed,
             "apt_offered_by": apt_policy.newest_from,
             "install_source": install_source,
             "package_to_run": package_to_run,

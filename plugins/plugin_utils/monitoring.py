@@ -226,19 +226,14 @@ def scrape_passwords(
     databases: Sequence[str] = (),
     balancers: Sequence[str] = (),
 ) -> list[dict[str, str]]:
-    """[{"host", "path", "password"}] for each exporter scraped over TLS (handle under no_log)."""
+    """[{"path", "content"}]: the password file of each exporter scraped over TLS, its content the
+    password (handle under no_log)."""
     files = []
     for kind, host in _scrape_hosts(poolers, databases, balancers):
         endpoints = _endpoints(host, hostvars, kind)
         if endpoints is not None and endpoints.get("tls"):
             password = str((hostvars.get(host) or {}).get(f"{kind.prefix}_scrape_password"))
-            files.append(
-                {
-                    "host": f"{host} ({kind.job})",
-                    "path": password_file(password_dir, host, kind),
-                    "password": password,
-                }
-            )
+            files.append({"path": password_file(password_dir, host, kind), "content": password})
     return files
 
 

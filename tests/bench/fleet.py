@@ -16,6 +16,7 @@ at the end (and before each size).
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import shutil
@@ -32,6 +33,13 @@ IMAGE = "localhost/pgbouncer-toolkit-trixie:latest"
 SIZES = (1, 5, 10, 20)
 MAX_POOLERS = 20
 LAB_GROUP_VARS = os.path.abspath("tests/lab/inventory/group_vars")
+
+
+def configured_forks(path: str = "ansible.cfg") -> int:
+    """The repository's ``forks`` (ansible.cfg [defaults]; Ansible's 5 when unset)."""
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    return parser.getint("defaults", "forks", fallback=5)
 
 
 def _podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -129,8 +137,17 @@ def fleet_timings(directory: str, sizes: Sequence[int] = SIZES) -> list[dict[str
             cold = timed("site.yml, cold", playbook, f"{prefix}-cold.log")
             rerun = timed("site.yml, re-run", playbook, f"{prefix}-rerun.log")
             check = timed("site.yml --check", [*playbook, "--check"], f"{prefix}-check.log")
-            if rerun["changed"] not in (0, ""):
-                raise SystemExit(f"the re-run changed {rerun['changed']} tasks; see {prefix}-rerun.log")
+            # More hosts than forks: each task reaches the hosts in turns. The same re-run with a
+            # fork per host shows what that costs.
+            hosts = poolers + 1
+            every_host = (
+                timed(f"site.yml, re-run, --forks {hosts}", [*playbook, "--forks", str(hosts)],
+                      f"{prefix}-rerun-forks.log")
+                if hosts > configured_forks() else None
+            )  # fmt: skip
+            for step in (rerun, every_host):
+                if step is not None and step["changed"] not in (0, ""):
+                    raise SystemExit(f"a re-run changed {step['changed']} tasks; see {prefix}-rerun*.log")
             row = {
                 "poolers": poolers,
                 "hosts": rerun["hosts"],
@@ -138,6 +155,7 @@ def fleet_timings(directory: str, sizes: Sequence[int] = SIZES) -> list[dict[str
                 "rerun": rerun["seconds"],
                 "check": check["seconds"],
                 "cold_changed": cold["changed"],
+                "rerun_fork_per_host": every_host["seconds"] if every_host else None,
             }
             log(f"   {row}")
             rows.append(row)
@@ -168,11 +186,15 @@ def fleet_report(rows: Sequence[dict[str, object]], directory: str, machine: str
         "- hosts: one database host and N per_host pooler hosts (containers), the lab's settings; the first",
         "  pooler also runs Prometheus and Alertmanager; fresh containers for each N",
         "",
-        "| pooler hosts | cold (s) | re-run, idempotent (s) | --check (s) | changed, cold |",
-        "|---|---|---|---|---|",
+        f"- forks: {configured_forks()} (ansible.cfg); where a size has more hosts, the re-run once more",
+        "  with a fork per host (`--forks`)",
+        "",
+        "| pooler hosts | cold (s) | re-run, idempotent (s) | --check (s) | changed, cold | re-run, a fork per host (s) |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {row['poolers']} | {row['cold']} | {row['rerun']} | {row['check']} | {row['cold_changed']} |"
+        f"| {row['poolers']} | {row['cold']} | {row['rerun']} | {row['check']} | {row['cold_changed']} "
+        f"| {row.get('rerun_fork_per_host') or '-'} |"
         for row in rows
     ]
     if len(rows) > 1:
@@ -194,6 +216,12 @@ def fleet_report(rows: Sequence[dict[str, object]], directory: str, machine: str
     fig, ax = plt.subplots(figsize=(6, 4))
     for step, label in (("cold", "cold"), ("rerun", "re-run (idempotent)"), ("check", "--check")):
         ax.plot([row["poolers"] for row in rows], [row[step] for row in rows], marker="o", label=label)
+    forked = [row for row in rows if row.get("rerun_fork_per_host")]
+    if forked:
+        ax.plot(
+            [row["poolers"] for row in forked], [row["rerun_fork_per_host"] for row in forked],
+            marker="x", linestyle="none", markersize=9, label="re-run, a fork per host",
+        )  # fmt: skip
     ax.set_xlabel("pooler hosts")
     ax.set_ylabel("site.yml wall clock (s)")
     ax.set_title("Deploy time at fleet size")

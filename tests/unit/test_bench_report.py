@@ -163,6 +163,20 @@ def test_fleet_growth_per_host(points, expected):
     assert growth(rows, "rerun") == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(
+    ("config", "forks"),
+    [("[defaults]\nforks = 25\n", 25), ("[defaults]\ninventory = x\n", 5), ("", 5)],
+    ids=["set", "unset: Ansible's default", "no file"],
+)
+def test_fleet_reads_the_configured_forks(tmp_path, config, forks):
+    from tests.bench.fleet import configured_forks
+
+    path = tmp_path / "ansible.cfg"
+    if config:
+        path.write_text(config)
+    assert configured_forks(str(path)) == forks
+
+
 def cpu_runs(pooled_pg=0.4, pooled_pgb=0.1, connect_pg=0.1):
     """Direct select: PostgreSQL 1.0 core at 10000 tps (0.1 ms a transaction); pooled at 1000 clients,
     two runs at 9500 tps; connect: direct 1.0 core at 200 tps, pooled two runs at 900 tps."""

@@ -116,11 +116,7 @@ def test_scrape_configs_label_every_process_and_keep_passwords_out() -> None:
     assert "s3cret" not in yaml.safe_dump(configs)
     passwords = monitoring.scrape_passwords(["app1", "app2"], variables, "/etc/prometheus/pt")
     assert passwords == [
-        {
-            "host": "app2 (pgbouncer)",
-            "path": monitoring.password_file("/etc/prometheus/pt", "app2"),
-            "password": "s3cret pw",
-        }
+        {"path": monitoring.password_file("/etc/prometheus/pt", "app2"), "content": "s3cret pw"}
     ]
 
 
@@ -143,7 +139,7 @@ def test_prometheus_config_loads_in_promtool(tmp_path: Path) -> None:
     )
     configs = monitoring.scrape_configs(["app1", "app2"], variables, str(tmp_path), str(tmp_path / "ca.crt"))
     for item in monitoring.scrape_passwords(["app1", "app2"], variables, str(tmp_path)):
-        Path(item["path"]).write_text(item["password"])
+        Path(item["path"]).write_text(item["content"])
     config = monitoring.prometheus_config(
         "15s", "127.0.0.1:9090", "127.0.0.1:9093", [str(tmp_path / "rules.yml")], configs
     )
@@ -329,11 +325,7 @@ def test_the_postgresql_exporter_is_scraped_as_job_postgresql_with_its_own_passw
     # A host that is both a pooler and a database host keeps two password files.
     assert monitoring.password_file("/d", "db", monitoring.DATABASES) != monitoring.password_file("/d", "db")
     assert monitoring.scrape_passwords(["app1"], variables, "/d", ["db"]) == [
-        {
-            "host": "db (postgresql)",
-            "path": monitoring.password_file("/d", "db", monitoring.DATABASES),
-            "password": "pg pw",
-        }
+        {"path": monitoring.password_file("/d", "db", monitoring.DATABASES), "content": "pg pw"}
     ]
 
 
@@ -404,10 +396,10 @@ def test_load_balancers_are_scraped_as_job_haproxy_and_their_vip_once() -> None:
     assert vip["static_configs"] == [{"targets": ["10.0.0.100:8405"], "labels": {"vip": "10.0.0.100"}}]
     assert vip["metrics_path"] == "/vip" and vip["scheme"] == "https" and "basic_auth" not in vip
     passwords = monitoring.scrape_passwords(["pgb1"], variables, "/d", [], ["lb1", "lb2"])
-    assert [(item["host"], item["password"]) for item in passwords] == [
-        ("pgb1 (pgbouncer)", "pooler pw"),
-        ("lb1 (haproxy)", "lb1 pw"),
-        ("lb2 (haproxy)", "lb2 pw"),
+    assert [(item["path"], item["content"]) for item in passwords] == [
+        (monitoring.password_file("/d", "pgb1"), "pooler pw"),
+        (monitoring.password_file("/d", "lb1", monitoring.BALANCERS), "lb1 pw"),
+        (monitoring.password_file("/d", "lb2", monitoring.BALANCERS), "lb2 pw"),
     ]
     assert "lb1 pw" not in yaml.safe_dump(configs)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shlex
 
 import pytest
+from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.filter import exporter as exporter_filters
 from ansible_collections.pgbouncer_toolkit.pgbouncer.plugins.plugin_utils import (
     pgbouncer_exporter as exporter,
 )
@@ -148,6 +150,40 @@ def test_environment_file_has_the_listen_address_login_and_password_only() -> No
         "user='pgbouncer_stats' sslmode=disable",
         "PGPASSWORD": "s3cr$t",
     }
+
+
+def test_environment_files_are_one_per_process_each_on_its_own_socket_and_root_only() -> None:
+    model_processes = [
+        {"sections": {"pgbouncer": {"unix_socket_dir": f"/run/pgbouncer-{n}"}}} for n in (1, 2, 3)
+    ]
+    files = exporter_filters.exporter_environment_files(
+        [1, "3"], model_processes, "/etc/pgbouncer-exporter", 6432, "127.0.0.1", 9127, "stats", "pw"
+    )
+    assert [(f["path"], f["mode"]) for f in files] == [
+        ("/etc/pgbouncer-exporter/1.env", "0600"),
+        ("/etc/pgbouncer-exporter/3.env", "0600"),
+    ]
+    assert files[1]["content"] == exporter.environment_file(
+        "/run/pgbouncer-3", 6432, "stats", "pw", "127.0.0.1:9129"
+    )
+
+
+@pytest.mark.parametrize(
+    ("processes", "message"),
+    [
+        ([4], "process 4 is not one of the 1 processes"),
+        ([0], "process 0 is not"),
+        (["x"], "process number"),
+        ([1], "pgbouncer_listen_port"),
+    ],
+)
+def test_environment_files_refuse_what_cannot_be_rendered(processes: list[object], message: str) -> None:
+    model_processes = [{"sections": {"pgbouncer": {"unix_socket_dir": "/run/pgbouncer-1"}}}]
+    port = "x" if message == "pgbouncer_listen_port" else 6432
+    with pytest.raises(AnsibleFilterError, match=message):
+        exporter_filters.exporter_environment_files(
+            processes, model_processes, "/d", port, "127.0.0.1", 9127, "stats", "pw"
+        )
 
 
 @pytest.mark.parametrize(
