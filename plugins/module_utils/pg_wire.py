@@ -502,8 +502,8 @@ def _exactly(conn: socket.socket, count: int) -> bytes:
         try:
             chunk = conn.recv(count - len(data))
         except OSError as exc:
-            raise WireError(f"the connection failed during the login: {exc}") from None
+            raise WireError(f"the connection failed: {exc}") from None
         if not chunk:
-            raise WireError("the server closed the connection during the login")
+            raise WireError("the server closed the connection")
         data += chunk
     return data

@@ -65,6 +65,10 @@ def _serve(behaviour: str, listener: socket.socket, received: list[bytes]) -> No
             fatal = b"SFATAL\0VFATAL\0C08P01\0Mserver login has been failing\0\0"
             conn.sendall(_message(b"E", fatal))
             return  # and closes, as PgBouncer does after a FATAL
+        if behaviour == "close after the query":
+            conn.sendall(_auth(0) + _message(b"Z", b"I"))
+            _read_message(conn)  # the query
+            return  # closes with no answer
         if behaviour == "md5":
             conn.sendall(_auth(5, MD5_SALT))
             received.append(_read_message(conn))
@@ -125,6 +129,14 @@ def test_a_server_that_cannot_prove_the_verifier_is_refused(stand_in, message):
 def test_a_fatal_error_is_named_though_the_server_closes_before_it_is_ready(stand_in):
     with pytest.raises(WireError, match="the session failed: server login has been failing"):
         session_user(stand_in[0], "app", PASSWORD)
+
+
+@pytest.mark.parametrize("stand_in", ["close after the query"], indirect=True)
+def test_a_connection_closed_after_the_login_is_not_called_a_login_failure(stand_in):
+    with pytest.raises(WireError) as raised:
+        session_user(stand_in[0], "app", PASSWORD)
+    assert "the server closed the connection" in str(raised.value)
+    assert "login" not in str(raised.value)
 
 
 # ---------------------------------------------------------------------------------------------
