@@ -130,26 +130,25 @@ def write_files(module: AnsibleModule, files: list[dict[str, Any]]) -> tuple[lis
         if not os.path.isabs(path):
             module.fail_json(msg=f"files: {path!r} is not an absolute path")
         wanted = spec["content"].encode("utf-8")
-        before = current_content(path)
-        if before != wanted:
-            changed.append(path)
-            diffs.append(
-                {
-                    "before_header": path,
-                    "after_header": path,
-                    "before": "" if before is None else before.decode("utf-8", "replace"),
-                    "after": spec["content"],
-                }
-            )
+        try:
+            before = current_content(path)
+            if before == wanted:
+                if module.set_fs_attributes_if_different(_attributes(module, path, spec), False):
+                    changed.append(path)
+                continue
             if not module.check_mode:
-                try:
-                    replace(module, spec, wanted)
-                except OSError as error:
-                    module.fail_json(
-                        msg=f"could not write {path}: {error.strerror}", changed_paths=changed[:-1]
-                    )
-        elif module.set_fs_attributes_if_different(_attributes(module, path, spec), False):
-            changed.append(path)
+                replace(module, spec, wanted)
+        except OSError as error:
+            module.fail_json(msg=f"could not write {path}: {error.strerror}", changed_paths=changed)
+        changed.append(path)
+        diffs.append(
+            {
+                "before_header": path,
+                "after_header": path,
+                "before": "" if before is None else before.decode("utf-8", "replace"),
+                "after": spec["content"],
+            }
+        )
     return changed, diffs
 
 

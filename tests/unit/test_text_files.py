@@ -44,6 +44,13 @@ def mode(path: Path) -> str:
     return f"{stat.S_IMODE(path.stat().st_mode):04o}"
 
 
+def existing(path: Path, text: str, file_mode: int) -> Path:
+    """``path``, written with ``text`` and given ``file_mode``."""
+    path.write_text(text)
+    path.chmod(file_mode)
+    return path
+
+
 @pytest.mark.parametrize(
     ("before", "before_mode", "content", "wanted_mode", "changed"),
     [
@@ -60,8 +67,7 @@ def test_each_file_ends_with_its_content_and_mode(
 ) -> None:
     path = tmp_path / "file"
     if before is not None:
-        path.write_text(before)
-        path.chmod(int(str(before_mode), 8))
+        existing(path, before, int(str(before_mode), 8))
     result = run(tmp_path, [{"path": str(path), "content": content, "mode": wanted_mode}])
     assert result.get("failed") is not True, result
     assert result["changed"] is changed
@@ -70,11 +76,8 @@ def test_each_file_ends_with_its_content_and_mode(
 
 
 def test_several_files_in_one_run_report_only_those_that_changed(tmp_path: Path) -> None:
-    same, other, new = tmp_path / "same", tmp_path / "other", tmp_path / "new"
-    same.write_text("x")
-    same.chmod(0o644)
-    other.write_text("old")
-    other.chmod(0o644)
+    same, other = existing(tmp_path / "same", "x", 0o644), existing(tmp_path / "other", "old", 0o644)
+    new = tmp_path / "new"
     result = run(
         tmp_path,
         [
@@ -89,20 +92,18 @@ def test_several_files_in_one_run_report_only_those_that_changed(tmp_path: Path)
 
 
 def test_check_mode_reports_and_writes_nothing(tmp_path: Path) -> None:
-    existing, missing_dir = tmp_path / "existing", tmp_path / "no-such-dir" / "file"
-    existing.write_text("old")
-    existing.chmod(0o644)
+    old, missing_dir = existing(tmp_path / "old", "old", 0o644), tmp_path / "no-such-dir" / "file"
     result = run(
         tmp_path,
         [
-            {"path": str(existing), "content": "new", "mode": "0600"},
+            {"path": str(old), "content": "new", "mode": "0600"},
             {"path": str(missing_dir), "content": "x", "mode": "0644"},
         ],
         check=True,
         diff=True,
     )
-    assert result["changed_paths"] == [str(existing), str(missing_dir)]
-    assert existing.read_text() == "old" and mode(existing) == "0644"
+    assert result["changed_paths"] == [str(old), str(missing_dir)]
+    assert old.read_text() == "old" and mode(old) == "0644"
     assert not missing_dir.parent.exists()
     assert [(d["before"], d["after"]) for d in result["diff"]] == [("old", "new"), ("", "x")]
 
@@ -110,9 +111,7 @@ def test_check_mode_reports_and_writes_nothing(tmp_path: Path) -> None:
 def test_a_replaced_file_gets_its_mode_before_its_content_is_visible(tmp_path: Path) -> None:
     """The new content arrives in a new file (a new inode) that already has the wanted mode: a
     reader holding the old file never sees the secret, and nobody sees it under 0644."""
-    path = tmp_path / "secret"
-    path.write_text("public")
-    path.chmod(0o644)
+    path = existing(tmp_path / "secret", "public", 0o644)
     inode = path.stat().st_ino
     result = run(tmp_path, [{"path": str(path), "content": "secret", "mode": "0600"}])
     assert result["changed"] is True
@@ -124,6 +123,14 @@ def test_a_missing_directory_is_an_error_naming_the_file(tmp_path: Path) -> None
     result = run(tmp_path, [{"path": str(path), "content": "x", "mode": "0644"}])
     assert result["failed"] is True
     assert result["msg"] == f"could not write {path}: No such file or directory"
+
+
+def test_a_path_that_is_a_directory_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "a-directory"
+    path.mkdir()
+    result = run(tmp_path, [{"path": str(path), "content": "x", "mode": "0644"}])
+    assert result["failed"] is True
+    assert result["msg"] == f"could not write {path}: Is a directory"
 
 
 def test_a_relative_path_is_refused(tmp_path: Path) -> None:
