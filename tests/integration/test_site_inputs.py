@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.playbooks import PINNED_PACKAGE
+from tests.playbooks import PINNED_PACKAGE, ansible_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
@@ -62,12 +62,7 @@ def run_site(
     extra = {key: value for key, value in extra.items() if value is not MISSING}
     vars_file = tmp_path / "extra_vars.json"
     vars_file.write_text(json.dumps(extra))
-    env = {
-        **os.environ,
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-    }
+    env = ansible_env()
     return subprocess.run(
         [
             str(ANSIBLE_PLAYBOOK),
