@@ -2,10 +2,11 @@
 # The whole test suite (make test): the linters (tests/lint.sh), unit and integration tests (pytest),
 # then the molecule scenarios on real systemd containers. Installs what it needs first (tests/bootstrap.sh).
 #
-# The molecule scenarios leave half of the machine's CPU idle (they wait on services, alerts and
-# timed loads), so the work that needs no container, server or clock runs beside them at the
-# lowest CPU and I/O priority: the linters and the tests that run playbooks on the controller
-# (first-play refusals, rendering). The scenarios' fault timings keep the CPU first.
+# A molecule scenario alone leaves about 40 % of the CPU idle (it waits on services, alerts and
+# timed loads), so the work that needs no container, server or clock runs beside the scenarios,
+# niced: the linters and the tests that run playbooks on the controller (first-play refusals,
+# rendering). With the kernel's autogroup scheduling, nice ranks a process only within its session
+# and every Ansible worker starts its own, so the two share the CPU (docs/tests.md).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bash "$here/bootstrap.sh"
