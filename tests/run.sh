@@ -43,8 +43,9 @@ setsid nice -n 19 ionice -c 3 bash -c '
   python -m pytest -n 2 --durations=10 -p no:cacheprovider --basetemp "$1" "${@:2}"
 ' background "$background_temp" "${controller_only[@]}" >"$background_log" 2>&1 &
 background=$!
+remove_background_files() { rm -rf "$background_log" "$background_temp"; }
 # A failure in the foreground ends the run: the background work goes with it.
-trap 'kill -- "-$background" 2>/dev/null || true; rm -rf "$background_log" "$background_temp"' EXIT
+trap 'kill -- "-$background" 2>/dev/null || true; remove_background_files' EXIT
 
 # The slowest tests are listed at the end: the first place to look when the suite grows.
 step "pytest (unit, and the tests with containers or a server)"
@@ -58,7 +59,7 @@ echo "molecule: 3 passed, 0 failed ($(date +%T))"
 step "waiting for the background work"
 status=0
 wait "$background" || status=$?
-trap 'rm -rf "$background_log" "$background_temp"' EXIT
+trap remove_background_files EXIT
 cat "$background_log"
 echo "background work: exit $status ($(date +%T))"
 exit "$status"

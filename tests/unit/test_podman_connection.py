@@ -23,9 +23,9 @@ def plugin(tmp_path, monkeypatch):
     return module
 
 
-def own_cgroup_word() -> str:
-    """A word of this process's cgroup lines, standing in for a container's ID."""
-    return Path("/proc/self/cgroup").read_text().split(":")[-1].strip().strip("/").split("/")[-1] or "0"
+def own_cgroup_line() -> str:
+    """The last line of this process's cgroup file, standing in for a container's ID in it."""
+    return Path("/proc/self/cgroup").read_text().splitlines()[-1]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def own_cgroup_word() -> str:
 )
 def test_a_cached_pid_is_used_only_while_its_cgroup_names_the_container(plugin, tmp_path, entry, kept):
     cache = tmp_path / "pgbt-test-db.json"
-    target = {"pid": os.getpid(), "id": own_cgroup_word(), "env": ["PATH=/usr/bin"]}
+    target = {"pid": os.getpid(), "id": own_cgroup_line(), "env": ["PATH=/usr/bin"]}
     if entry == "other ID":
         target["id"] = "f" * 64
     elif entry == "no ID":

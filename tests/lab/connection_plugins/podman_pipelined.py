@@ -27,7 +27,7 @@ from pathlib import Path
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.process import get_bin_path
 from ansible.module_utils.common.text.converters import to_bytes, to_native
-from ansible.plugins.connection import ConnectionBase
+from ansible.plugins.connection import ConnectionBase, ensure_connect
 from ansible_collections.containers.podman.plugins.connection.podman import Connection as PodmanConnection
 
 DOCUMENTATION = """
@@ -130,9 +130,15 @@ class Connection(PodmanConnection):
         )
         return process.returncode, process.stdout, process.stderr
 
+    def _enter_checked(self, args: list[str], in_data: bytes | None, failure: str) -> bytes:
+        """``_enter``'s output, or an error starting with ``failure`` and ending with its stderr."""
+        rc, stdout, stderr = self._enter(args, in_data)
+        if rc != 0:
+            raise AnsibleError(f"{failure} in {self._container_id}: {to_native(stderr).strip()}")
+        return stdout
+
+    @ensure_connect
     def exec_command(self, cmd, in_data=None, sudoable=False):
-        if not self._connected:
-            self._connect()
         args = shlex.split(to_native(cmd, errors="surrogate_or_strict"))
         if self._entering():
             ConnectionBase.exec_command(self, cmd, in_data=in_data, sudoable=sudoable)
@@ -145,30 +151,22 @@ class Connection(PodmanConnection):
             exec_args += ["--user", self.user]
         return self._podman(exec_args, args, in_data)
 
+    @ensure_connect
     def put_file(self, in_path, out_path):
         if not self._entering():
             return super().put_file(in_path, out_path)
-        if not self._connected:
-            self._connect()
         ConnectionBase.put_file(self, in_path, out_path)
         with open(to_bytes(in_path, errors="surrogate_or_strict"), "rb") as source:
             content = source.read()
-        rc, _stdout, stderr = self._enter(["/bin/sh", "-c", 'cat > "$1"', "sh", out_path], content)
-        if rc != 0:
-            raise AnsibleError(
-                f"could not write {out_path} in {self._container_id}: {to_native(stderr).strip()}"
-            )
+        self._enter_checked(
+            ["/bin/sh", "-c", 'cat > "$1"', "sh", out_path], content, f"could not write {out_path}"
+        )
 
+    @ensure_connect
     def fetch_file(self, in_path, out_path):
         if not self._entering():
             return super().fetch_file(in_path, out_path)
-        if not self._connected:
-            self._connect()
         ConnectionBase.fetch_file(self, in_path, out_path)
-        rc, stdout, stderr = self._enter(["/bin/cat", in_path], None)
-        if rc != 0:
-            raise AnsibleError(
-                f"could not read {in_path} in {self._container_id}: {to_native(stderr).strip()}"
-            )
+        content = self._enter_checked(["/bin/cat", in_path], None, f"could not read {in_path}")
         with open(to_bytes(out_path, errors="surrogate_or_strict"), "wb") as target:
-            target.write(stdout)
+            target.write(content)
