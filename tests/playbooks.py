@@ -20,6 +20,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+# The bound on one ansible-playbook or ansible-galaxy run of a test. make test runs these tests on
+# the CPU time the molecule scenarios leave (tests/run.sh), so a run that takes 10 s alone may
+# wait minutes while a scenario keeps both cores busy; the bound only stops a run that hangs.
+CONTROLLER_RUN_TIMEOUT = 1200
+
 
 # The controller's facts, gathered once per test process and kept for its later runs: every run
 # plays its hosts on this machine, so the facts are the same each time, and gathering them is a
@@ -59,7 +64,7 @@ def run_playbook(
         env=ansible_env(**env),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=CONTROLLER_RUN_TIMEOUT,
         check=False,
     )
 
@@ -109,6 +114,6 @@ def run_site_on_example(
         env=ansible_env(),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=CONTROLLER_RUN_TIMEOUT,
         check=False,
     )

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 
-from tests.playbooks import BIN, PINNED_PACKAGE, ROOT
+from tests.playbooks import BIN, CONTROLLER_RUN_TIMEOUT, PINNED_PACKAGE, ROOT
 
 COLLECTION = "pgbouncer_toolkit.pgbouncer"
 # What a collection tarball holds at its top level: the metadata galaxy writes, the documents, the
@@ -62,7 +62,9 @@ SECRET = "installed-auth-secret"
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=CONTROLLER_RUN_TIMEOUT, check=False
+    )
 
 
 def new_user_env(home: Path, collections: Path | None = None) -> dict[str, str]:

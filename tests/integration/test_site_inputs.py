@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.playbooks import PINNED_PACKAGE, ansible_env
+from tests.playbooks import CONTROLLER_RUN_TIMEOUT, PINNED_PACKAGE, ansible_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
@@ -78,7 +78,7 @@ def run_site(
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=CONTROLLER_RUN_TIMEOUT,
         check=False,
     )
 
@@ -818,7 +818,7 @@ def loopback_repository() -> Iterator[str]:
         ["bash", str(ROOT / "tests/lab/build-repo.sh")],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=CONTROLLER_RUN_TIMEOUT,
         check=False,
     )
     assert built.returncode == 0, built.stderr
