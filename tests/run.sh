@@ -80,8 +80,14 @@ setsid nice -n 19 ionice -c 3 bash -c '
 ' background "$background_cgroup" "$background_temp" "${controller_only[@]}" >"$background_log" 2>&1 &
 background=$!
 remove_background_files() { rm -rf "$background_log" "$background_temp"; remove_idle_cgroup; }
-# A failure in the foreground ends the run: the background work goes with it.
-trap 'kill -- "-$background" 2>/dev/null || true; remove_background_files' EXIT
+# A failure in the foreground ends the run: the background work goes with it, its log so far shown.
+stop_background() {
+  kill -- "-$background" 2>/dev/null || true
+  printf '\n== the background work, stopped (its log so far)\n'
+  cat "$background_log"
+  remove_background_files
+}
+trap stop_background EXIT
 
 # The slowest tests are listed at the end: the first place to look when the suite grows.
 step "pytest (unit, and the tests with containers or a server)"
