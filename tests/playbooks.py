@@ -20,9 +20,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-# The bound on one ansible-playbook or ansible-galaxy run of a test. make test runs these tests on
-# the CPU time the molecule scenarios leave (tests/run.sh), so a run that takes 10 s alone may
-# wait minutes while a scenario keeps both cores busy; the bound only stops a run that hangs.
+# The bound on one command a controller-only test runs (ansible-playbook, ansible-galaxy, the test
+# bed's repository build). make test runs these tests on the CPU time the molecule scenarios leave
+# (tests/run.sh), so a run that takes 10 s alone may wait minutes while a scenario keeps both cores
+# busy; the bound only stops a run that hangs.
 CONTROLLER_RUN_TIMEOUT = 1200
 
 
